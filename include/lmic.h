@@ -1,0 +1,206 @@
+/*
+ * lmic.h -- the one public header of liblmic.
+ *
+ * lmic implements "Language Modeling is Compression" (Deletang et al., ICLR 2024)
+ * for lossless audio: a byte-level model predicts the next byte and an arithmetic
+ * coder turns the predictions into bits. This header is the library's manual.
+ *
+ * Conventions
+ *  - Fallible calls return lmic_status (LMIC_OK = 0); lmic_strerror() names it.
+ *  - The library never prints, exits or aborts; errors are returned, never
+ *    stored in globals.
+ *  - Handles are opaque; every *_free() accepts NULL.
+ *  - Unless a function says otherwise it is reentrant: distinct handles may be
+ *    used from distinct threads at once.
+ */
+#ifndef LMIC_H
+#define LMIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LMIC_VERSION_STRING "0.1.0"
+
+// ----------------------------------------------------------------------------
+// Status codes. Values are stable: they may be stored and compared.
+
+typedef enum {
+    LMIC_OK = 0,
+    LMIC_ERR_NOMEM = 1,        // an allocation failed
+    LMIC_ERR_ARG = 2,          // an argument is out of range or inconsistent
+    LMIC_ERR_IO = 3,           // reading or writing a file failed
+    LMIC_ERR_FORMAT = 4,       // input is not in the expected format
+    LMIC_ERR_CORRUPT = 5,      // input is damaged (checksum, impossible value)
+    LMIC_ERR_UNSUPPORTED = 6,  // valid input that lmic does not handle
+    LMIC_ERR_CODEC = 7,        // an external codec library reported a failure
+} lmic_status;
+
+// Returns a static, human-readable name for `s` ("out of memory", ...).
+const char *lmic_strerror(lmic_status s);
+
+// ----------------------------------------------------------------------------
+// Growable byte buffer: the output type of every compressor.
+// A zero-initialised lmic_buf is an empty buffer. The buffer owns `data`.
+
+typedef struct {
+    uint8_t *data;
+    size_t size;  // bytes in use
+    size_t cap;   // bytes allocated
+} lmic_buf;
+
+// Appends n bytes from p (p may be NULL when n == 0). On error the buffer is
+// unchanged.
+lmic_status lmic_buf_append(lmic_buf *b, const void *p, size_t n);
+// Makes room for at least `n` more bytes without changing size.
+lmic_status lmic_buf_reserve(lmic_buf *b, size_t n);
+// Frees the storage and empties the buffer. NULL-safe.
+void lmic_buf_free(lmic_buf *b);
+
+// ----------------------------------------------------------------------------
+// Seeded pseudo-random numbers (splitmix64). Deterministic on every platform;
+// the state is the caller's, so there is no hidden global generator.
+
+uint64_t lmic_rng_next(uint64_t *state);
+
+// ----------------------------------------------------------------------------
+// Arithmetic coder: base 2, 32-bit state, carry ("underflow") handling and
+// termination in the design of the paper's reference coder, driven by integer
+// cumulative frequencies so that it is exact on every platform.
+//
+// A distribution over n symbols is given as a cumulative frequency table
+// cdf[0..n] with cdf[0] = 0, cdf[i] < cdf[i+1] (every symbol has count >= 1)
+// and total = cdf[n] <= LMIC_CODER_MAX_TOTAL. Symbol s owns the counts
+// [cdf[s], cdf[s+1]). The coded length stays within 32 bits of the ideal
+// sum of -log2((cdf[s+1]-cdf[s]) / total): the state keeps a range of more
+// than 2^30, so rounding costs at most total / 2^30 / ln 2 bits per symbol.
+//
+// The encoder writes bits most significant first; the decoder reads 1-bits
+// past the end of its input, so the encoder drops trailing 0xFF bytes.
+// Decoding needs to know how many symbols were coded: the stream has no end
+// marker.
+
+#define LMIC_CODER_MAX_TOTAL (1u << 24)
+#define LMIC_CODER_MAX_SYMBOLS 65536
+
+typedef struct lmic_encoder lmic_encoder;
+typedef struct lmic_decoder lmic_decoder;
+
+// Creates an encoder with an empty output. Returns NULL when out of memory.
+lmic_encoder *lmic_encoder_new(void);
+void lmic_encoder_free(lmic_encoder *enc);
+// Codes symbol `sym` (0 <= sym < n) with the distribution `cdf` (n+1 entries).
+// LMIC_ERR_ARG for an invalid table or symbol (the encoder is then unchanged).
+lmic_status lmic_encoder_encode(lmic_encoder *enc, const uint32_t *cdf, int n, int sym);
+// Terminates the code. After this call no more symbols may be encoded.
+lmic_status lmic_encoder_finish(lmic_encoder *enc);
+// The coded bytes so far (complete only after finish). The encoder owns them;
+// they stay valid until the next call on `enc`.
+const uint8_t *lmic_encoder_data(const lmic_encoder *enc, size_t *size);
+// Resets to a fresh encoder with empty output, keeping the allocation.
+void lmic_encoder_reset(lmic_encoder *enc);
+
+// Creates a decoder reading `size` bytes at `data`; the caller keeps `data`
+// alive and unchanged while the decoder is used. NULL when out of memory.
+lmic_decoder *lmic_decoder_new(const uint8_t *data, size_t size);
+void lmic_decoder_free(lmic_decoder *dec);
+// Decodes one symbol into *sym with the same table the encoder used.
+// LMIC_ERR_ARG for an invalid table; LMIC_ERR_CORRUPT if the state becomes
+// impossible (only reachable with damaged input).
+lmic_status lmic_decoder_decode(lmic_decoder *dec, const uint32_t *cdf, int n, int *sym);
+// Number of input bytes the decoder has consumed so far (may exceed the input
+// size: reads past the end return 1-bits).
+size_t lmic_decoder_consumed(const lmic_decoder *dec);
+
+// ----------------------------------------------------------------------------
+// PCM tokenisation: integer samples <-> the byte stream a model sees.
+//
+// Samples are signed integers of `bits` bits (right-justified in int32_t,
+// -2^(bits-1) <= x < 2^(bits-1)), interleaved by frame. Each sample becomes
+// ceil(bits/8) bytes of unsigned offset binary (x + 2^(bits-1)), most
+// significant byte first, so an 8-bit sample is the familiar unsigned byte
+// and a 24-bit sample is 3 bytes.
+//
+// Layouts, within one block of frames (a chunk):
+//   INTERLEAVE  L0 R0 L1 R1 ...
+//   PLANAR      L0 L1 ... Ln R0 R1 ... Rn
+//   CHANNEL     only channel `channel`: C0 C1 ... Cn
+// mid_side (2 channels only) replaces (L, R) by (M, S) before the layout:
+//   S = L - R,  M = R + (S >> 1)  (= floor((L + R) / 2), FLAC's mid/side),
+// both wrapped to `bits` bits so that each stays one sample wide; the
+// transform is a bijection on bits-bit pairs and therefore lossless.
+
+typedef enum {
+    LMIC_LAYOUT_INTERLEAVE = 0,
+    LMIC_LAYOUT_PLANAR = 1,
+    LMIC_LAYOUT_CHANNEL = 2,
+} lmic_layout;
+
+typedef struct {
+    int channels;        // channels of the input frames, 1..LMIC_PCM_MAX_CHANNELS
+    int bits;            // significant bits per sample, 1..32
+    lmic_layout layout;
+    int channel;         // the channel kept by LMIC_LAYOUT_CHANNEL
+    int mid_side;        // nonzero: mid/side; needs channels == 2 (with CHANNEL,
+                         // channel 0 is M and channel 1 is S)
+} lmic_pcm_spec;
+
+#define LMIC_PCM_MAX_CHANNELS 256
+
+// Checks a spec. LMIC_ERR_ARG (with no detail) when it is inconsistent.
+lmic_status lmic_pcm_check(const lmic_pcm_spec *spec);
+// Bytes per sample: ceil(bits / 8).
+int lmic_pcm_sample_bytes(const lmic_pcm_spec *spec);
+// Bytes one frame occupies in the token stream (one sample for CHANNEL).
+int lmic_pcm_frame_bytes(const lmic_pcm_spec *spec);
+// Writes nframes frames (frames is (nframes, channels)) as tokens to `out`,
+// which must hold nframes * lmic_pcm_frame_bytes(spec) bytes. Samples outside
+// the bits range are wrapped (only the low `bits` bits are used).
+lmic_status lmic_pcm_encode(const lmic_pcm_spec *spec, const int32_t *frames,
+                            size_t nframes, uint8_t *out);
+// Inverse of lmic_pcm_encode for INTERLEAVE and PLANAR: reads
+// nframes * frame_bytes bytes and writes frames (nframes, channels), sign-
+// extended. For CHANNEL it writes the one kept channel, (nframes, 1).
+lmic_status lmic_pcm_decode(const lmic_pcm_spec *spec, const uint8_t *in,
+                            size_t nframes, int32_t *frames);
+
+// ----------------------------------------------------------------------------
+// Compressors: one interface, bytes in and bytes out, for the classical
+// codecs of the paper's Table 1 (and, later, the language-model compressor).
+//
+// Parameters describe how the bytes are to be read where the codec cares
+// (FLAC and PNG); other codecs ignore them.
+
+typedef struct {
+    int sample_rate;   // FLAC: the stream's rate in Hz (0 = 16000)
+    int channels;      // FLAC: interleaved channels in the bytes (0 = 1)
+    int bits;          // FLAC: 8 (one unsigned byte per sample) or 16 (two bytes,
+                       // offset binary, most significant first) (0 = 8)
+    int level;         // codec level; 0 = the codec's default in lmic (see .c)
+} lmic_codec_params;
+
+typedef struct {
+    const char *name;         // "gzip", "lzma2", "lzma2-9e", "png", "flac"
+    const char *description;  // one line, e.g. "zlib deflate level 9, gzip framing"
+    // Compresses n bytes at `in`, appending to `out`. On error `out` keeps
+    // what it had before the call (its size is restored).
+    lmic_status (*compress)(const uint8_t *in, size_t n, const lmic_codec_params *p,
+                            lmic_buf *out);
+    // Decompresses n bytes at `in`, appending to `out`. Damaged input gives
+    // LMIC_ERR_CORRUPT or LMIC_ERR_FORMAT, never a crash.
+    lmic_status (*decompress)(const uint8_t *in, size_t n, const lmic_codec_params *p,
+                              lmic_buf *out);
+} lmic_codec;
+
+// The codec called `name`, or NULL.
+const lmic_codec *lmic_codec_find(const char *name);
+// All codecs; *count receives their number.
+const lmic_codec *lmic_codec_all(int *count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif  // LMIC_H
