@@ -1,0 +1,214 @@
+// eval.c -- `lmic eval`: the classical half of the paper's Table 1.
+//
+// As the paper's compress.py: the "whole" rate compresses all chunks joined;
+// the "chunked" rate compresses each chunk alone and counts the codec's
+// header once (compressed size of a one-frame input, subtracted for every
+// chunk but the first). Unlike the paper, every output is decompressed and
+// compared before any number is reported.
+#include "eval.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "progress.h"
+
+typedef struct {
+    size_t off, n;
+    chunk_meta meta;
+} chunk_ref;
+
+typedef struct {
+    const char *name;
+    int ok;                  // 0: not applicable to this data (why in note)
+    char note[96];
+    size_t header, whole, chunked_sum;
+    double chunked_rate, whole_rate, t_chunked, t_whole;
+} result;
+
+static int efail_(char *err, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+// The parameters FLAC reads the bytes with; -1 if FLAC cannot take them.
+static int params_(const chunk_meta *m, lmic_codec_params *p) {
+    memset(p, 0, sizeof *p);
+    if (m->bits != 8 && m->bits != 16) return -1;
+    p->sample_rate = m->sample_rate;
+    p->channels = m->interleaved ? m->channels : 1;
+    p->bits = m->bits;
+    return 0;
+}
+
+// Compresses in[0..n), checks that it decompresses to the same bytes, and
+// returns the compressed size in *size and the compression time in *t.
+static int code_(const lmic_codec *c, const uint8_t *in, size_t n, const lmic_codec_params *p,
+                 lmic_buf *tmp, lmic_buf *back, size_t *size, double *t, char *err, size_t errlen) {
+    tmp->size = back->size = 0;
+    double t0 = now_seconds();
+    lmic_status st = c->compress(in, n, p, tmp);
+    *t += now_seconds() - t0;
+    if (st != LMIC_OK) return efail_(err, errlen, "%s: compression failed: %s", c->name, lmic_strerror(st));
+    st = c->decompress(tmp->data, tmp->size, p, back);
+    if (st != LMIC_OK || back->size != n || (n && memcmp(back->data, in, n) != 0))
+        return efail_(err, errlen, "%s: decompressed data differs from the input (%s)", c->name,
+                      st != LMIC_OK ? lmic_strerror(st) : "wrong bytes");
+    *size = tmp->size;
+    return 0;
+}
+
+static int run_codec_(const lmic_codec *c, const lmic_buf *all, const chunk_ref *ch, size_t nch,
+                      int show, result *r, char *err, size_t errlen) {
+    lmic_buf tmp = {0}, back = {0};
+    int rc = -1;
+    memset(r, 0, sizeof *r);
+    r->name = c->name;
+    r->ok = 1;
+    int is_flac = strcmp(c->name, "flac") == 0;
+    lmic_codec_params p0;
+    if (params_(&ch[0].meta, &p0) != 0) {
+        if (is_flac) {
+            r->ok = 0;
+            snprintf(r->note, sizeof r->note, "n/a: FLAC here takes 8- or 16-bit tokens");
+            return 0;
+        }
+    }
+    // Header: one frame of zero bytes, as the paper's compress(b'\0').
+    static const uint8_t zeros[64];
+    size_t fb = (size_t)ch[0].meta.frame_bytes;
+    double tdummy = 0;
+    if (fb > sizeof zeros) fb = 1;
+    if (code_(c, zeros, fb, &p0, &tmp, &back, &r->header, &tdummy, err, errlen)) goto done;
+    // Whole stream, when every chunk reads the same way.
+    int same = 1;
+    for (size_t i = 1; i < nch && same; i++) {
+        lmic_codec_params p;
+        same = params_(&ch[i].meta, &p) == 0 && memcmp(&p, &p0, sizeof p) == 0;
+    }
+    if (!is_flac || same) {
+        if (code_(c, all->data, all->size, &p0, &tmp, &back, &r->whole, &r->t_whole, err, errlen))
+            goto done;
+        r->whole_rate = (double)r->whole / (double)all->size;
+    } else {
+        r->whole_rate = -1;  // mixed rates or layouts: no single FLAC stream
+    }
+    progress pr;
+    progress_start(&pr, c->name, (double)nch, show);
+    for (size_t i = 0; i < nch; i++) {
+        lmic_codec_params p;
+        size_t sz;
+        if (params_(&ch[i].meta, &p) != 0 && is_flac) {
+            progress_end(&pr);
+            r->ok = 0;
+            snprintf(r->note, sizeof r->note, "n/a: FLAC here takes 8- or 16-bit tokens");
+            rc = 0;
+            goto done;
+        }
+        if (code_(c, all->data + ch[i].off, ch[i].n, &p, &tmp, &back, &sz, &r->t_chunked, err,
+                  errlen)) {
+            progress_end(&pr);
+            goto done;
+        }
+        r->chunked_sum += sz;
+        progress_update(&pr, (double)(i + 1));
+    }
+    progress_end(&pr);
+    double counted = (double)r->chunked_sum - (double)r->header * (double)(nch - 1);
+    r->chunked_rate = counted / (double)all->size;
+    rc = 0;
+done:
+    lmic_buf_free(&tmp);
+    lmic_buf_free(&back);
+    return rc;
+}
+
+static void print_table_(FILE *out, const eval_opts *e, const result *rs, int nr, size_t nch,
+                         size_t raw) {
+    fprintf(out, "data: %s, %zu chunks, %zu bytes\n", e->data_name, nch, raw);
+    fprintf(out, "%-10s %9s %9s %12s %12s %7s %9s\n", "compressor", "chunked%", "whole%",
+            "chunked B", "whole B", "header", "MB/s");
+    for (int i = 0; i < nr; i++) {
+        const result *r = &rs[i];
+        if (!r->ok) { fprintf(out, "%-10s %s\n", r->name, r->note); continue; }
+        double counted = r->chunked_rate * (double)raw;
+        char whole[16] = "n/a", wholeb[16] = "n/a";
+        if (r->whole_rate >= 0) {
+            snprintf(whole, sizeof whole, "%.2f", 100 * r->whole_rate);
+            snprintf(wholeb, sizeof wholeb, "%zu", r->whole);
+        }
+        fprintf(out, "%-10s %9.2f %9s %12.0f %12s %7zu %9.2f\n", r->name, 100 * r->chunked_rate,
+                whole, counted, wholeb, r->header,
+                r->t_chunked > 0 ? (double)raw / 1e6 / r->t_chunked : 0.0);
+    }
+}
+
+static void print_json_(FILE *out, const eval_opts *e, const result *rs, int nr, size_t nch,
+                        size_t raw) {
+    fprintf(out, "{\"data\": \"%s\", \"chunks\": %zu, \"raw_bytes\": %zu, \"compressors\": [",
+            e->data_name, nch, raw);
+    for (int i = 0; i < nr; i++) {
+        const result *r = &rs[i];
+        fprintf(out, "%s\n  {\"name\": \"%s\", ", i ? "," : "", r->name);
+        if (!r->ok) { fprintf(out, "\"applicable\": false, \"note\": \"%s\"}", r->note); continue; }
+        fprintf(out, "\"applicable\": true, \"chunked_rate\": %.6f, \"chunked_bytes\": %.0f, "
+                     "\"chunk_bytes_sum\": %zu, \"header_bytes\": %zu, ",
+                r->chunked_rate, r->chunked_rate * (double)raw, r->chunked_sum, r->header);
+        if (r->whole_rate >= 0)
+            fprintf(out, "\"whole_rate\": %.6f, \"whole_bytes\": %zu, ", r->whole_rate, r->whole);
+        else
+            fprintf(out, "\"whole_rate\": null, \"whole_bytes\": null, ");
+        fprintf(out, "\"chunked_seconds\": %.6f, \"whole_seconds\": %.6f}", r->t_chunked,
+                r->t_whole);
+    }
+    fprintf(out, "\n]}\n");
+}
+
+int eval_run(loader *L, const eval_opts *e, FILE *out, char *err, size_t errlen) {
+    // Resolve every codec name before reading any data.
+    const lmic_codec *codecs[16];
+    int nc = 0;
+    char names[256];
+    snprintf(names, sizeof names, "%s", e->compressors);
+    for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const lmic_codec *c = lmic_codec_find(tok);
+        if (!c) return efail_(err, errlen, "unknown compressor '%s' (known: gzip, lzma2, lzma2-9e, png, flac)", tok);
+        if (nc == 16) return efail_(err, errlen, "too many compressors");
+        codecs[nc++] = c;
+    }
+    if (nc == 0) return efail_(err, errlen, "no compressor given");
+
+    lmic_buf all = {0};
+    chunk_ref *ch = NULL;
+    size_t nch = 0, cap = 0;
+    result rs[16];
+    int rc = -1;
+    const uint8_t *data;
+    size_t n;
+    chunk_meta meta;
+    int r;
+    while ((r = loader_next(L, &data, &n, &meta)) == 1) {
+        if (nch == cap) {
+            cap = cap ? 2 * cap : 1024;
+            chunk_ref *c2 = realloc(ch, cap * sizeof *ch);
+            if (!c2) { efail_(err, errlen, "out of memory"); goto done; }
+            ch = c2;
+        }
+        ch[nch++] = (chunk_ref){all.size, n, meta};
+        if (lmic_buf_append(&all, data, n) != LMIC_OK) { efail_(err, errlen, "out of memory"); goto done; }
+    }
+    if (r < 0) { efail_(err, errlen, "%s", loader_error(L)); goto done; }
+    if (nch == 0) { efail_(err, errlen, "no data: not one whole chunk (try --keep-partial or a smaller --chunk-size)"); goto done; }
+    for (int i = 0; i < nc; i++)
+        if (run_codec_(codecs[i], &all, ch, nch, e->progress, &rs[i], err, errlen)) goto done;
+    if (e->json) print_json_(out, e, rs, nc, nch, all.size);
+    else print_table_(out, e, rs, nc, nch, all.size);
+    rc = 0;
+done:
+    free(ch);
+    lmic_buf_free(&all);
+    return rc;
+}
