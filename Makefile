@@ -20,6 +20,9 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 
+# Tests reach into tools/ (the loaders); the library itself never does.
+$(TEST_OBJ): CFLAGS += -Itools
+
 .PHONY: all test test-long deps clean bench
 
 all: $(B)/lmic $(B)/test_lmic

@@ -83,11 +83,12 @@ static int run_codec_(const lmic_codec *c, const lmic_buf *all, const chunk_ref 
     double tdummy = 0;
     if (fb > sizeof zeros) fb = 1;
     if (code_(c, zeros, fb, &p0, &tmp, &back, &r->header, &tdummy, err, errlen)) goto done;
-    // Whole stream, when every chunk reads the same way.
+    // Whole stream, when every chunk has the same sample shape (the rate is
+    // only a label in the FLAC header: the first chunk's is used).
     int same = 1;
     for (size_t i = 1; i < nch && same; i++) {
         lmic_codec_params p;
-        same = params_(&ch[i].meta, &p) == 0 && memcmp(&p, &p0, sizeof p) == 0;
+        same = params_(&ch[i].meta, &p) == 0 && p.channels == p0.channels && p.bits == p0.bits;
     }
     if (!is_flac || same) {
         if (code_(c, all->data, all->size, &p0, &tmp, &back, &r->whole, &r->t_whole, err, errlen))
