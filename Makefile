@@ -7,7 +7,9 @@ OPT      ?= -O2
 PKGS     := sndfile flac zlib liblzma libpng
 DETFLAGS := -ffp-contract=off -fno-fast-math
 CFLAGS   ?= $(OPT) -g
-CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra $(DETFLAGS) -Iinclude
+# Flags lmic always needs; they come after CFLAGS, so `make CFLAGS=...` (a
+# sanitizer build, say) cannot drop them or undo the determinism flags.
+LMIC_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Iinclude $(DETFLAGS)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS   += $(PKG_LIBS) -lm
@@ -21,7 +23,7 @@ TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 
 # Tests reach into tools/ (the loaders); the library itself never does.
-$(TEST_OBJ): CFLAGS += -Itools
+$(TEST_OBJ): LMIC_CFLAGS += -Itools
 
 .PHONY: all test test-long deps clean bench
 
@@ -29,7 +31,7 @@ all: $(B)/lmic $(B)/test_lmic
 
 $(B)/%.o: %.c $(wildcard include/*.h) $(wildcard tools/*.h) $(wildcard tests/*.h) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LMIC_CFLAGS) -c $< -o $@
 
 $(B)/liblmic.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^

@@ -74,14 +74,20 @@ uint64_t lmic_rng_next(uint64_t *state);
 // A distribution over n symbols is given as a cumulative frequency table
 // cdf[0..n] with cdf[0] = 0, cdf[i] < cdf[i+1] (every symbol has count >= 1)
 // and total = cdf[n] <= LMIC_CODER_MAX_TOTAL. Symbol s owns the counts
-// [cdf[s], cdf[s+1]). The coded length stays within 32 bits of the ideal
-// sum of -log2((cdf[s+1]-cdf[s]) / total): the state keeps a range of more
-// than 2^30, so rounding costs at most total / 2^30 / ln 2 bits per symbol.
+// [cdf[s], cdf[s+1]). The coded length is within 8 bits (one end bit and the
+// byte padding) of the ideal sum of -log2((cdf[s+1]-cdf[s]) / total), plus
+// rounding: the state keeps a range of more than 2^30, so rounding costs at
+// most total / 2^30 / ln 2 bits per symbol.
 //
 // The encoder writes bits most significant first; the decoder reads 1-bits
 // past the end of its input, so the encoder drops trailing 0xFF bytes.
-// Decoding needs to know how many symbols were coded: the stream has no end
-// marker.
+// Decoding needs to know how many symbols were coded (the stream has no end
+// marker) and streams cannot be concatenated: the decoder reads up to 4 bytes
+// ahead, so a container must store each stream's length. Every bit string
+// decodes to *some* symbols: damage is not detected here, so a container must
+// checksum the decoded data.
+//
+// Thread safety: one encoder or decoder per thread; they share nothing.
 
 #define LMIC_CODER_MAX_TOTAL (1u << 24)
 #define LMIC_CODER_MAX_SYMBOLS 65536
@@ -93,9 +99,11 @@ typedef struct lmic_decoder lmic_decoder;
 lmic_encoder *lmic_encoder_new(void);
 void lmic_encoder_free(lmic_encoder *enc);
 // Codes symbol `sym` (0 <= sym < n) with the distribution `cdf` (n+1 entries).
-// LMIC_ERR_ARG for an invalid table or symbol (the encoder is then unchanged).
+// LMIC_ERR_ARG for an invalid table or symbol, or after finish; LMIC_ERR_NOMEM
+// when the output cannot grow. On any error the encoder is unchanged.
 lmic_status lmic_encoder_encode(lmic_encoder *enc, const uint32_t *cdf, int n, int sym);
-// Terminates the code. After this call no more symbols may be encoded.
+// Terminates the code. After this call no more symbols may be encoded; a
+// second finish is LMIC_ERR_ARG. LMIC_ERR_NOMEM leaves the encoder unchanged.
 lmic_status lmic_encoder_finish(lmic_encoder *enc);
 // The coded bytes so far (complete only after finish). The encoder owns them;
 // they stay valid until the next call on `enc`.
@@ -104,12 +112,13 @@ const uint8_t *lmic_encoder_data(const lmic_encoder *enc, size_t *size);
 void lmic_encoder_reset(lmic_encoder *enc);
 
 // Creates a decoder reading `size` bytes at `data`; the caller keeps `data`
-// alive and unchanged while the decoder is used. NULL when out of memory.
+// alive and unchanged while the decoder is used. NULL when out of memory, or
+// when data is NULL and size > 0.
 lmic_decoder *lmic_decoder_new(const uint8_t *data, size_t size);
 void lmic_decoder_free(lmic_decoder *dec);
 // Decodes one symbol into *sym with the same table the encoder used.
-// LMIC_ERR_ARG for an invalid table; LMIC_ERR_CORRUPT if the state becomes
-// impossible (only reachable with damaged input).
+// LMIC_ERR_ARG for an invalid table. (LMIC_ERR_CORRUPT is reserved for an
+// impossible state, which normalisation rules out: see above.)
 lmic_status lmic_decoder_decode(lmic_decoder *dec, const uint32_t *cdf, int n, int *sym);
 // Number of input bytes the decoder has consumed so far (may exceed the input
 // size: reads past the end return 1-bits).
