@@ -209,6 +209,120 @@ const lmic_codec *lmic_codec_find(const char *name);
 // All codecs; *count receives their number.
 const lmic_codec *lmic_codec_all(int *count);
 
+// ----------------------------------------------------------------------------
+// The model: a decoder-only transformer over the 256 byte values, as the
+// paper's reference (transformer.py): input right-shifted with a BOS of 0;
+// embeddings * sqrt(C) plus sinusoidal positions (max timescale 1e4), or rotary
+// positions on queries and keys; causal multi-head attention without biases;
+// post-LN (h = LN(h + attn(h)); h = LN(h + ffn(h))) or pre-LN; feed-forward
+// C -> widening*C -> C with biases and GELU (tanh form, as jax.nn.gelu);
+// a final linear layer with bias to 256 logits; log-softmax.
+//
+// Determinism (rule 1): every probability is computed with the same float32
+// operations in the same order whatever the batch size, thread count, build
+// or CPU: no libm in this path (lmic's own exp/log/tanh), reductions in one
+// fixed order, threads only over independent outputs. The whole-sequence and
+// the incremental (KV cache) paths give bit-identical results.
+
+#define LMIC_VOCAB 256
+
+typedef enum { LMIC_POS_SINUSOIDAL = 0, LMIC_POS_ROTARY = 1 } lmic_positions;
+typedef enum { LMIC_NORM_POST = 0, LMIC_NORM_PRE = 1 } lmic_norm;
+
+typedef struct {
+    int d_model;    // C, the embedding width
+    int n_layers;   // L
+    int n_heads;    // NH; d_model % n_heads == 0 (rotary: head size even)
+    int widening;   // feed-forward hidden width = widening * d_model
+    int context;    // T_max, the longest sequence the model is run on
+    int positions;  // lmic_positions
+    int norm;       // lmic_norm
+} lmic_model_config;
+
+// Fills *cfg with a preset: "dm-default" (C64 L4 NH8, 231,936 parameters, the
+// reference's), "200k" (C64 L4 NH4), "800k" (C128 L4 NH4), "3.2m" (C256 L4
+// NH8); all widening 4, context 2048, sinusoidal, post-LN.
+// LMIC_ERR_ARG for an unknown name.
+lmic_status lmic_model_preset(const char *name, lmic_model_config *cfg);
+// LMIC_OK if the config is usable (dimensions in range, heads divide C, ...).
+lmic_status lmic_model_config_check(const lmic_model_config *cfg);
+// Number of float parameters a config has.
+size_t lmic_model_config_params(const lmic_model_config *cfg);
+
+typedef struct lmic_model lmic_model;
+
+// A randomly initialised model, as the reference's initialisers: embeddings
+// truncated normal (std 0.02), linear weights truncated normal (std
+// 1/sqrt(fan_in)), biases 0, layer-norm scales 1 and offsets 0. The same seed
+// gives the same weights on every machine.
+lmic_status lmic_model_new_random(const lmic_model_config *cfg, uint64_t seed, lmic_model **out);
+// Reads a model file held in memory (docs/format.md). LMIC_ERR_FORMAT for a
+// foreign or unsupported file, LMIC_ERR_CORRUPT for a bad checksum or
+// inconsistent contents. The caller keeps `data`; the model copies what it
+// needs.
+lmic_status lmic_model_load(const uint8_t *data, size_t size, lmic_model **out);
+// Appends the model file to `out`; `f16` stores the weights as float16 (the
+// loaded model then differs from this one: its fingerprint says so).
+lmic_status lmic_model_save(const lmic_model *m, int f16, lmic_buf *out);
+void lmic_model_free(lmic_model *m);
+const lmic_model_config *lmic_model_get_config(const lmic_model *m);
+size_t lmic_model_num_params(const lmic_model *m);
+// The model's fingerprint: MD5 of its config and float32 weights, as 32 hex
+// digits and a NUL. Compressed files record it.
+void lmic_model_fingerprint(const lmic_model *m, char hex[33]);
+
+// Whole-sequence forward pass over B independent sequences.
+// tokens is (B, T) with 1 <= T <= context; logp (B, T, 256) receives
+// log p(tokens[b, t] = v | tokens[b, <t]) for every v. `threads` >= 1 (the
+// result does not depend on it). LMIC_ERR_NOMEM, LMIC_ERR_ARG.
+// Thread safety: any number of threads may run forward passes on one model.
+lmic_status lmic_model_forward(const lmic_model *m, const uint8_t *tokens, int B, int T,
+                               int threads, float *logp);
+
+// Incremental decoding with a KV cache, B sequences in step.
+typedef struct lmic_stepper lmic_stepper;
+// NULL when out of memory or B < 1. The stepper borrows m: keep it alive.
+lmic_stepper *lmic_stepper_new(const lmic_model *m, int B);
+void lmic_stepper_free(lmic_stepper *s);
+// Starts B new sequences (position 0).
+void lmic_stepper_reset(lmic_stepper *s);
+// Advances one position: `prev` (B,) holds the tokens at the previous
+// position (ignored at position 0, where the input is BOS). logp (B, 256)
+// receives the distribution of the token at the current position, identical
+// bit for bit to lmic_model_forward's row for that position.
+// LMIC_ERR_ARG once the context is full.
+lmic_status lmic_stepper_step(lmic_stepper *s, const uint8_t *prev, int threads, float *logp);
+// The position the next step will predict (0 after reset).
+int lmic_stepper_pos(const lmic_stepper *s);
+
+// ----------------------------------------------------------------------------
+// Probabilities -> integer CDF for the coder. Deterministic: count(v) =
+// 1 + floor(exp(logp[v]) * LMIC_CDF_SCALE), with lmic's own exp, so every
+// symbol has at least one count and the total stays below
+// LMIC_CODER_MAX_TOTAL. cdf has 257 entries; returns the total.
+
+#define LMIC_CDF_SCALE (1u << 23)
+
+uint32_t lmic_cdf_from_logp(const float *logp, uint32_t *cdf);
+
+// lmic's own float32 exp and log: the same bits on every build and CPU.
+// Accurate to about 2 ulp on the ranges the model uses.
+float lmic_expf(float x);
+float lmic_logf(float x);
+
+// ----------------------------------------------------------------------------
+// MD5 (RFC 1321), for fingerprints and sample checksums.
+
+typedef struct {
+    uint32_t h[4];
+    uint64_t len;
+    uint8_t buf[64];
+} lmic_md5;
+
+void lmic_md5_init(lmic_md5 *c);
+void lmic_md5_update(lmic_md5 *c, const void *data, size_t n);
+void lmic_md5_final(lmic_md5 *c, uint8_t digest[16]);
+
 #ifdef __cplusplus
 }
 #endif
