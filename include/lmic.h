@@ -181,7 +181,10 @@ lmic_status lmic_pcm_decode(const lmic_pcm_spec *spec, const uint8_t *in,
 // codecs of the paper's Table 1 (and, later, the language-model compressor).
 //
 // Parameters describe how the bytes are to be read where the codec cares
-// (FLAC and PNG); other codecs ignore them.
+// (FLAC and PNG); other codecs ignore them. `p` may be NULL for defaults.
+// Decompressors accept exactly one stream: trailing bytes are an error.
+// png cannot hold 0 bytes (LMIC_ERR_ARG); lzma2 decompression may return
+// LMIC_ERR_UNSUPPORTED (1 GiB memory limit, unknown filter or check).
 
 typedef struct {
     int sample_rate;   // FLAC: the stream's rate in Hz (0 = 16000)
