@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# model_speed.sh -- how fast lmic's model runs, beside the PyTorch model
+# (dev/model.py) on the same inputs.
+#
+# usage: bench/model_speed.sh [BUILD_DIR]   (default build; run from anywhere)
+#   environment: PRESETS ("200k 800k 3.2m"), THREADS ("1 2"), BATCHES ("1 16"),
+#                T (chunk size = context, 512), REPEAT (best of, 1),
+#                PYTHON (/usr/bin/python3, Debian's, which has torch)
+#
+# For each preset, a seeded random model (`lmic model new --context T`) and
+# seeded random chunks (`lmic chunks --data random`; the content does not
+# change the work). Measures bytes/s of
+#   whole:       the whole-sequence forward pass (`lmic score`, batch B), and
+#   incremental: decoding one position at a time (`lmic score --incremental`)
+# at every batch size and thread count; torch.set_num_threads matches.
+# The PyTorch incremental mode is a real KV-cache decode loop (Model.decode).
+#
+# What is timed: lmic's wall clock for the whole `lmic score` process (model
+# load and arithmetic coding included, both small beside the model at these
+# sizes); PyTorch's forward passes only (torch import and model load excluded),
+# after one warm-up batch. So the ratio, if anything, flatters PyTorch.
+#
+# Prints a table; writes bench/results/model_speed.csv with ratio = lmic/PyTorch.
+set -euo pipefail
+B=${1:-build}
+case $B in /*) ;; *) B=$PWD/$B ;; esac
+cd "$(dirname "$0")/.."
+LMIC=$B/lmic
+PY=${PYTHON:-/usr/bin/python3}
+PRESETS=${PRESETS:-200k 800k 3.2m}
+THREADS=${THREADS:-1 2}
+BATCHES=${BATCHES:-1 16}
+T=${T:-512}
+REPEAT=${REPEAT:-1}
+SEED=777
+OUT=bench/results/model_speed.csv
+
+[ -x "$LMIC" ] || { echo "model_speed: $LMIC not built (make)" >&2; exit 1; }
+"$PY" -c "import torch" 2>/dev/null || { echo "model_speed: $PY cannot import torch (apt-get install python3-torch)" >&2; exit 1; }
+work=$(mktemp -d /tmp/lmic-speed.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p bench/results
+
+# Chunks per preset: a multiple of the largest batch, enough for ~1 s or more.
+chunks_for() { case $1 in 3.2m) echo 16 ;; *) echo 32 ;; esac; }
+now() { date +%s.%N; }
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+torchv=$("$PY" -c 'import torch; print(torch.__version__)')
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+echo "model_speed: lmic $commit ($LMIC), torch $torchv, $cpu, chunk $T, seed $SEED, best of $REPEAT"
+echo "PyTorch incremental = KV-cache decode loop (dev/model.py Model.decode)"
+echo "preset,mode,batch,threads,bytes,lmic_bytes_per_s,torch_bytes_per_s,ratio_lmic_over_torch,chunk,cpu,torch,commit" >"$OUT"
+printf '%-6s %-12s %5s %7s %8s %14s %14s %8s\n' preset mode batch threads bytes "lmic B/s" "torch B/s" ratio
+
+for preset in $PRESETS; do
+    n=$(chunks_for "$preset")
+    model=$work/$preset.lmic
+    "$LMIC" model new --preset "$preset" --seed $SEED --context "$T" -o "$model" -f 2>/dev/null
+    data="--data random --seed $SEED --chunk-size $T --num-chunks $n"
+    # shellcheck disable=SC2086
+    "$LMIC" chunks $data -o "$work/tokens.bin" -f 2>/dev/null
+    bytes=$((n * T))
+    for mode in whole incremental; do
+        inc=""
+        [ $mode = incremental ] && inc=--incremental
+        for batch in $BATCHES; do
+            for threads in $THREADS; do
+                best=""
+                for _ in $(seq "$REPEAT"); do
+                    t0=$(now)
+                    # shellcheck disable=SC2086
+                    "$LMIC" score --model "$model" $data --batch "$batch" --threads "$threads" $inc \
+                        --no-progress >/dev/null
+                    t1=$(now)
+                    s=$(echo "$t1 - $t0" | bc -l)
+                    if [ -z "$best" ] || [ "$(echo "$s < $best" | bc -l)" = 1 ]; then best=$s; fi
+                done
+                lmic_bps=$(echo "$bytes / $best" | bc -l)
+                torch_bps=$("$PY" dev/model.py bench "$model" "$work/tokens.bin" "$T" --mode $mode \
+                    --batch "$batch" --threads "$threads" --repeat "$REPEAT" |
+                    sed -n 's/.*bytes_per_s=\([0-9.]*\).*/\1/p')
+                ratio=$(echo "$lmic_bps / $torch_bps" | bc -l)
+                printf '%-6s %-12s %5d %7d %8d %14.0f %14.0f %8.2f\n' "$preset" $mode "$batch" "$threads" \
+                    $bytes "$lmic_bps" "$torch_bps" "$ratio"
+                printf '%s,%s,%d,%d,%d,%.1f,%.1f,%.4f,%d,"%s",%s,%s\n' "$preset" $mode "$batch" "$threads" \
+                    $bytes "$lmic_bps" "$torch_bps" "$ratio" "$T" "$cpu" "$torchv" "$commit" >>"$OUT"
+            done
+        done
+    done
+done
+echo "model_speed: wrote $OUT"
