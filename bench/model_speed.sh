@@ -4,7 +4,7 @@
 #
 # usage: bench/model_speed.sh [BUILD_DIR]   (default build; run from anywhere)
 #   environment: PRESETS ("200k 800k 3.2m"), THREADS ("1 2"), BATCHES ("1 16"),
-#                T (chunk size = context, 512), REPEAT (best of, 1),
+#                T (chunk size = context, 256), REPEAT (best of, 1),
 #                PYTHON (/usr/bin/python3, Debian's, which has torch)
 #
 # For each preset, a seeded random model (`lmic model new --context T`) and
@@ -20,6 +20,14 @@
 # sizes); PyTorch's forward passes only (torch import and model load excluded),
 # after one warm-up batch. So the ratio, if anything, flatters PyTorch.
 #
+# Before timing a preset it verifies that the two agree on that model (the
+# first two chunks, log-probs within 1e-4, as tests/parity.sh), so the table
+# never races two different functions.
+#
+# Both lmic and PyTorch use OpenMP: with --threads 2 on a machine whose other
+# cores are busy, both slow down badly (spinning waits). The header prints the
+# load average; numbers taken under load are not worth much.
+#
 # Prints a table; writes bench/results/model_speed.csv with ratio = lmic/PyTorch.
 set -euo pipefail
 B=${1:-build}
@@ -30,7 +38,7 @@ PY=${PYTHON:-/usr/bin/python3}
 PRESETS=${PRESETS:-200k 800k 3.2m}
 THREADS=${THREADS:-1 2}
 BATCHES=${BATCHES:-1 16}
-T=${T:-512}
+T=${T:-256}
 REPEAT=${REPEAT:-1}
 SEED=777
 OUT=bench/results/model_speed.csv
@@ -50,6 +58,8 @@ torchv=$("$PY" -c 'import torch; print(torch.__version__)')
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 echo "model_speed: lmic $commit ($LMIC), torch $torchv, $cpu, chunk $T, seed $SEED, best of $REPEAT"
 echo "PyTorch incremental = KV-cache decode loop (dev/model.py Model.decode)"
+load=$(cut -d' ' -f1 /proc/loadavg)
+echo "load average $load on $(nproc) CPUs$( [ "$(echo "$load > 0.5" | bc -l)" = 1 ] && echo ' -- WARNING: the machine is busy; timings will be noisy')"
 echo "preset,mode,batch,threads,bytes,lmic_bytes_per_s,torch_bytes_per_s,ratio_lmic_over_torch,chunk,cpu,torch,commit" >"$OUT"
 printf '%-6s %-12s %5s %7s %8s %14s %14s %8s\n' preset mode batch threads bytes "lmic B/s" "torch B/s" ratio
 
@@ -61,6 +71,17 @@ for preset in $PRESETS; do
     # shellcheck disable=SC2086
     "$LMIC" chunks $data -o "$work/tokens.bin" -f 2>/dev/null
     bytes=$((n * T))
+    # Verify before timing: lmic and PyTorch compute the same function.
+    # shellcheck disable=SC2086
+    "$LMIC" score --model "$model" --data random --seed $SEED --chunk-size "$T" --num-chunks 2 \
+        --no-progress --dump-logp "$work/check.logp" >/dev/null
+    head -c $((2 * T)) "$work/tokens.bin" >"$work/check.bin"
+    echo "$preset $model $work/check.bin $T $work/check.logp" >"$work/manifest"
+    if ! "$PY" dev/model.py compare "$work/manifest" >"$work/check.out"; then
+        cat "$work/check.out" >&2
+        echo "model_speed: lmic and PyTorch disagree on $preset; not timing it" >&2
+        exit 1
+    fi
     for mode in whole incremental; do
         inc=""
         [ $mode = incremental ] && inc=--incremental

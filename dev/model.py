@@ -32,6 +32,11 @@ Usage (always Debian's /usr/bin/python3, which has torch):
       log-probs; prints "NAME max|dlogp| ..." per line and exits 1 if any
       difference exceeds --tol (tests/parity.sh; one process for all cases
       because importing torch costs a second).
+  python3 dev/model.py random-model --preset P --seed S [--positions rotary]
+      [--norm pre] [--context N] [--f16] -o OUT
+      a model file with random weights AND random biases, layer-norm gains and
+      offsets (lmic's initialiser sets those to 0 and 1, which would hide a
+      bias or gain bug from a parity test). Not lmic's init: a test model.
   python3 dev/model.py info MODEL
   python3 dev/model.py selftest
       writes model files from Python, reads them back (CRC, fingerprint,
@@ -152,6 +157,17 @@ def write_model(path, cfg, params, f16=False):
     body = head + stored.tobytes()
     with open(path, "wb") as f:
         f.write(body + struct.pack("<I", zlib.crc32(body)))
+
+
+PRESETS = {  # include/lmic.h: (C, L, NH), widening 4, context 2048
+    "dm-default": (64, 4, 8), "200k": (64, 4, 4), "800k": (128, 4, 4), "3.2m": (256, 4, 8),
+}
+
+
+def preset_config(name, context=2048, positions=POS_SINUSOIDAL, norm=NORM_POST):
+    C, L, NH = PRESETS[name]
+    return dict(d_model=C, n_layers=L, n_heads=NH, widening=4, context=context,
+                positions=positions, norm=norm)
 
 
 def random_params(cfg, seed):
@@ -386,7 +402,7 @@ def cmd_compare(a):
             diff, text = float("inf"), str(e)
         ok = diff <= a.tol
         failed += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {name:36s} max|dlogp| {diff:.2e}" + ("" if ok else f"  {text}"),
+        print(f"{'ok  ' if ok else 'FAIL'} {name:44s} max|dlogp| {diff:.2e}" + ("" if ok else f"  {text}"),
               flush=True)
     sys.exit(1 if failed else 0)
 
@@ -408,6 +424,12 @@ def cmd_bench(a):
           f"bytes={chunks.size} seconds={best:.6f} bytes_per_s={chunks.size / best:.1f}")
 
 
+def cmd_random_model(a):
+    cfg = preset_config(a.preset, a.context, POS_ROTARY if a.positions == "rotary" else POS_SINUSOIDAL,
+                        NORM_PRE if a.norm == "pre" else NORM_POST)
+    write_model(a.out, cfg, random_params(cfg, a.seed), a.f16)
+
+
 def cmd_info(a):
     cfg, params, info = read_model(a.model)
     for k in CONFIG_KEYS:
@@ -426,8 +448,7 @@ def cmd_selftest(_):
         failures += not ok
 
     base = dict(d_model=32, n_layers=2, n_heads=4, widening=4, context=48, positions=0, norm=0)
-    check("dm-default parameter count 231,936",
-          num_params(dict(base, d_model=64, n_layers=4, n_heads=8)) == 231936)
+    check("dm-default parameter count 231,936", num_params(preset_config("dm-default")) == 231936)
     rng = np.random.default_rng(1)
     tokens = rng.integers(0, 256, size=(3, 40), dtype=np.uint8)
     with tempfile.TemporaryDirectory() as d:
@@ -502,12 +523,22 @@ def main():
     p = sub.add_parser("compare")
     p.add_argument("manifest")
     p.add_argument("--tol", type=float, default=1e-4)
+    p = sub.add_parser("random-model")
+    p.add_argument("-o", dest="out", required=True)
+    p.add_argument("-f", action="store_true", help="overwrite (always does; as lmic's flag)")
+    p.add_argument("--preset", choices=sorted(PRESETS), required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--positions", choices=("sinusoidal", "rotary"), default="sinusoidal")
+    p.add_argument("--norm", choices=("post", "pre"), default="post")
+    p.add_argument("--context", type=int, default=2048)
+    p.add_argument("--f16", action="store_true")
     p = sub.add_parser("info")
     p.add_argument("model")
     sub.add_parser("selftest")
     a = ap.parse_args()
     try:
-        {"logp": cmd_logp, "bench": cmd_bench, "compare": cmd_compare, "info": cmd_info, "selftest": cmd_selftest}[a.cmd](a)
+        {"logp": cmd_logp, "bench": cmd_bench, "compare": cmd_compare,
+         "random-model": cmd_random_model, "info": cmd_info, "selftest": cmd_selftest}[a.cmd](a)
     except ValueError as e:
         sys.exit(f"model.py: {e}")
 

@@ -38,10 +38,11 @@ tmp=$(mktemp -d /tmp/lmic-crossbuild.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 echo "crossbuild: seed $SEED, context $CTX, $(gcc --version | head -n 1), $(clang --version | head -n 1)"
 
+# 18 chunks: one full batch of 16 and a partial one.
 data_opts() {
     case $1 in
-    speech) echo "--data librispeech --path samples/speech16k --chunk-size $CTX --num-chunks 6" ;;
-    music) echo "--data audio --path samples/music --depth 16 --chunk-size $CTX --num-chunks 6" ;;
+    speech) echo "--data librispeech --path samples/speech16k --chunk-size $CTX --num-chunks 18" ;;
+    music) echo "--data audio --path samples/music --depth 16 --chunk-size $CTX --num-chunks 18" ;;
     esac
 }
 

@@ -8,6 +8,13 @@
 # chunks`; `lmic score --dump-logp` against dev/model.py on the same tokens.
 # A case passes when no log-probability differs by more than TOL (1e-4).
 #
+# lmic's initialiser sets every bias to 0 and every layer-norm gain to 1, so
+# its models cannot tell a dropped bias or a swapped gain from the real thing:
+# the "py-random" models (written by dev/model.py random-model, read by lmic
+# through its ordinary loader) have random biases, gains and offsets too.
+# dev/model.py's own self-test (reader checks, KV cache = whole sequence)
+# runs first.
+#
 # torch must be importable by Debian's /usr/bin/python3 (python3-torch): a
 # missing torch is a failure, never a skip. Last line: "parity: N passed, M failed".
 set -u
@@ -46,20 +53,30 @@ data_opts() {  # the same loader options as above, for lmic score
 }
 
 echo "parity: seed $SEED, context $CTX, tolerance $TOL, $("$PY" -c 'import torch; print("torch", torch.__version__)')"
+if "$PY" dev/model.py selftest >"$tmp/selftest" 2>&1; then
+    echo "ok   dev/model.py selftest"; pass=$((pass + 1))
+else
+    cat "$tmp/selftest"; bad "dev/model.py selftest"
+fi
+
 : >"$tmp/manifest"
 k=0
 for preset in dm-default 200k 800k 3.2m; do
-    for variant in base rotary pre-ln f16 rotary+pre-ln+f16; do
+    for variant in base rotary pre-ln f16 rotary+pre-ln+f16 py-random py-random+rotary+pre-ln+f16; do
         k=$((k + 1))
         opts=""
         case $variant in *rotary*) opts="$opts --positions rotary" ;; esac
         case $variant in *pre-ln*) opts="$opts --norm pre" ;; esac
         case $variant in *f16*) opts="$opts --f16" ;; esac
         model="$tmp/m$k.lmic"
+        case $variant in
+        py-random*) maker="$PY dev/model.py random-model" ;;
+        *) maker="$LMIC model new" ;;
+        esac
         # shellcheck disable=SC2086
-        if ! "$LMIC" model new --preset $preset --seed $((SEED + k)) --context $CTX $opts \
+        if ! $maker --preset $preset --seed $((SEED + k)) --context $CTX $opts \
             -o "$model" -f 2>"$tmp/err"; then
-            bad "$preset $variant: lmic model new $opts: $(head -c 300 "$tmp/err")"; continue
+            bad "$preset $variant: $maker $opts: $(head -c 300 "$tmp/err")"; continue
         fi
         for data in random speech; do
             name="$preset/$variant/$data"
