@@ -9,10 +9,10 @@ DETFLAGS := -ffp-contract=off -fno-fast-math
 CFLAGS   ?= $(OPT) -g
 # Flags lmic always needs; they come after CFLAGS, so `make CFLAGS=...` (a
 # sanitizer build, say) cannot drop them or undo the determinism flags.
-LMIC_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Iinclude $(DETFLAGS)
+LMIC_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Iinclude $(DETFLAGS) -fopenmp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS   += $(PKG_LIBS) -lm
+LDLIBS   += $(PKG_LIBS) -lm -fopenmp
 
 B        ?= build
 LIB_SRC  := $(wildcard src/*.c)
