@@ -24,6 +24,12 @@
 # first two chunks, log-probs within 1e-4, as tests/parity.sh), so the table
 # never races two different functions.
 #
+# PyTorch's speed depends on the BLAS it loads, printed in the header and the
+# CSV: Debian's python3-torch uses whatever libblas.so.3 is selected, netlib's
+# reference BLAS unless an optimised one (libopenblas0) is installed; to try
+# one without installing it, point LD_LIBRARY_PATH at its libblas.so.3
+# (lmic links no BLAS).
+#
 # Both lmic and PyTorch use OpenMP: with --threads 2 on a machine whose other
 # cores are busy, both slow down badly (spinning waits). The header prints the
 # load average; numbers taken under load are not worth much.
@@ -55,12 +61,18 @@ now() { date +%s.%N; }
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 torchv=$("$PY" -c 'import torch; print(torch.__version__)')
+blas=$("$PY" -c '
+import torch
+torch.ones(64, 64) @ torch.ones(64, 64)
+libs = [l.split()[-1] for l in open("/proc/self/maps") if "blas" in l.lower() or "mkl" in l.lower()]
+print(libs[0] if libs else "unknown")')
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 echo "model_speed: lmic $commit ($LMIC), torch $torchv, $cpu, chunk $T, seed $SEED, best of $REPEAT"
+echo "PyTorch BLAS: $blas"
 echo "PyTorch incremental = KV-cache decode loop (dev/model.py Model.decode)"
 load=$(cut -d' ' -f1 /proc/loadavg)
 echo "load average $load on $(nproc) CPUs$( [ "$(echo "$load > 0.5" | bc -l)" = 1 ] && echo ' -- WARNING: the machine is busy; timings will be noisy')"
-echo "preset,mode,batch,threads,bytes,lmic_bytes_per_s,torch_bytes_per_s,ratio_lmic_over_torch,chunk,cpu,torch,commit" >"$OUT"
+echo "preset,mode,batch,threads,bytes,lmic_bytes_per_s,torch_bytes_per_s,ratio_lmic_over_torch,chunk,cpu,torch,blas,commit" >"$OUT"
 printf '%-6s %-12s %5s %7s %8s %14s %14s %8s\n' preset mode batch threads bytes "lmic B/s" "torch B/s" ratio
 
 for preset in $PRESETS; do
@@ -104,8 +116,8 @@ for preset in $PRESETS; do
                 ratio=$(echo "$lmic_bps / $torch_bps" | bc -l)
                 printf '%-6s %-12s %5d %7d %8d %14.0f %14.0f %8.2f\n' "$preset" $mode "$batch" "$threads" \
                     $bytes "$lmic_bps" "$torch_bps" "$ratio"
-                printf '%s,%s,%d,%d,%d,%.1f,%.1f,%.4f,%d,"%s",%s,%s\n' "$preset" $mode "$batch" "$threads" \
-                    $bytes "$lmic_bps" "$torch_bps" "$ratio" "$T" "$cpu" "$torchv" "$commit" >>"$OUT"
+                printf '%s,%s,%d,%d,%d,%.1f,%.1f,%.4f,%d,"%s",%s,%s,%s\n' "$preset" $mode "$batch" "$threads" \
+                    $bytes "$lmic_bps" "$torch_bps" "$ratio" "$T" "$cpu" "$torchv" "$blas" "$commit" >>"$OUT"
             done
         done
     done

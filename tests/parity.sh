@@ -10,7 +10,7 @@
 #
 # lmic's initialiser sets every bias to 0 and every layer-norm gain to 1, so
 # its models cannot tell a dropped bias or a swapped gain from the real thing:
-# the "py-random" models (written by dev/model.py random-model, read by lmic
+# the "py-random" models (written by dev/modelfile.py random, read by lmic
 # through its ordinary loader) have random biases, gains and offsets too.
 # dev/model.py's own self-test (reader checks, KV cache = whole sequence)
 # runs first.
@@ -70,7 +70,7 @@ for preset in dm-default 200k 800k 3.2m; do
         case $variant in *f16*) opts="$opts --f16" ;; esac
         model="$tmp/m$k.lmic"
         case $variant in
-        py-random*) maker="$PY dev/model.py random-model" ;;
+        py-random*) maker="$PY dev/modelfile.py random" ;;
         *) maker="$LMIC model new" ;;
         esac
         # shellcheck disable=SC2086
@@ -88,6 +88,34 @@ for preset in dm-default 200k 800k 3.2m; do
             echo "$name $model $tmp/$data.bin $T $tmp/c$k-$data.logp" >>"$tmp/manifest"
         done
     done
+done
+
+# The full default context (2048) for the 200k preset: positions far beyond
+# CTX, where lmic's own sin/cos meet large angles (sinusoid and rotary tables).
+# One chunk each (PyTorch's attention is slow at T = 2048).
+T=2048
+"$LMIC" chunks --data random --seed $SEED --chunk-size $T --num-chunks 1 -o "$tmp/random-long.bin" -f \
+    2>/dev/null || bad "lmic chunks --data random (long)"
+"$LMIC" chunks --data librispeech --path samples/speech16k --chunk-size $T --num-chunks 1 \
+    -o "$tmp/speech-long.bin" -f 2>/dev/null || bad "lmic chunks --data librispeech (long)"
+for variant in base/random py-random+rotary+pre-ln/speech; do
+    k=$((k + 1))
+    model="$tmp/m$k.lmic"
+    name="200k/context-2048/$variant"
+    data=${variant#*/}
+    case $variant in
+    base/*) "$LMIC" model new --preset 200k --seed $((SEED + k)) -o "$model" -f 2>"$tmp/err" ;;
+    *) "$PY" dev/modelfile.py random --preset 200k --seed $((SEED + k)) --positions rotary --norm pre \
+        -o "$model" 2>"$tmp/err" ;;
+    esac || { bad "$name: model: $(head -c 300 "$tmp/err")"; continue; }
+    opts="--data random --seed $SEED"
+    [ "$data" = speech ] && opts="--data librispeech --path samples/speech16k"
+    # shellcheck disable=SC2086
+    if ! "$LMIC" score --model "$model" $opts --chunk-size $T --num-chunks 1 --no-progress \
+        --dump-logp "$tmp/c$k-$data.logp" >/dev/null 2>"$tmp/err"; then
+        bad "$name: lmic score: $(head -c 300 "$tmp/err")"; continue
+    fi
+    echo "$name $model $tmp/$data-long.bin $T $tmp/c$k-$data.logp" >>"$tmp/manifest"
 done
 
 "$PY" dev/model.py compare "$tmp/manifest" --tol $TOL >"$tmp/out" 2>&1
