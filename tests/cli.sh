@@ -97,5 +97,31 @@ expect_error no_path_for_text 2 'needs --path' -- "$LMIC" eval --data text
 expect_error chunks_fail_clean 1 'trunc.wav: truncated' -- "$LMIC" chunks --data audio --path "$T/trunc.wav" -o "$T/none.bin"
 if ls "$T"/none.bin* >/dev/null 2>&1; then bad chunks_no_partial_output; else ok chunks_no_partial_output; fi
 
+# --- models: new, info, score; damaged and foreign files refused
+"$LMIC" model new --preset dm-default --seed 0 --context 64 -o "$T/m.lmm" 2>/dev/null && ok model_new || bad model_new
+"$LMIC" model info "$T/m.lmm" > "$T/info" 2>&1 && grep -q '^parameters:  231936$' "$T/info" \
+  && grep -q '^fingerprint: [0-9a-f]\{32\}$' "$T/info" && ok model_info || bad model_info "$(cat "$T/info")"
+expect_error model_no_overwrite 1 'file exists' -- "$LMIC" model new --preset 200k -o "$T/m.lmm"
+if "$LMIC" score --model "$T/m.lmm" --chunk-size 64 --num-chunks 4 --json > "$T/score" && python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+t = j["total"]
+assert t["chunks"] == 4 and t["bytes"] == 256, t
+# An untrained model is near-uniform: about 8 bits per byte, coded bytes within
+# a few bytes per chunk of the integer-CDF cost.
+assert 7.0 < t["bits_per_byte"] < 9.5, t
+assert abs(t["cdf_bits_per_byte"] - t["bits_per_byte"]) < 0.01, t
+assert 0 <= t["coded_bytes"] - t["cdf_bits_per_byte"] * 256 / 8 <= 4 * 2, t
+' "$T/score"; then ok score_json; else bad score_json; fi
+head -c 1000 "$T/m.lmm" > "$T/cut.lmm"
+expect_error model_truncated 1 'cut.lmm: corrupt or truncated model file' -- "$LMIC" model info "$T/cut.lmm"
+cp "$T/m.lmm" "$T/flip.lmm"; printf '\x55' | dd of="$T/flip.lmm" bs=1 seek=5000 conv=notrunc 2>/dev/null
+expect_error model_corrupt 1 'flip.lmm: corrupt' -- "$LMIC" score --model "$T/flip.lmm"
+expect_error model_foreign 1 'not an lmic model file' -- "$LMIC" score --model samples/music/sonicpi-stereo__loop_garzul.wav
+expect_error model_missing 1 '/no/model: No such file' -- "$LMIC" model info /no/model
+expect_error score_needs_model 2 'score needs --model' -- "$LMIC" score
+expect_error score_chunk_exceeds_context 1 "exceed the model's context of 64" -- "$LMIC" score --model "$T/m.lmm"
+expect_error bad_preset 2 '--preset 7b' -- "$LMIC" model new --preset 7b -o "$T/x.lmm"
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

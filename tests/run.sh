@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
-# Runs every test: the unit runner, then the CLI tests. Prints one closing line.
+# Runs every test suite and prints one closing line with the totals. Each
+# suite ends with "NAME: N passed, M failed" and exits non-zero on failure.
+#   unit        build/test_lmic: the C unit tests
+#   cli         tests/cli.sh: the command line, bad input, eval vs CLI tools
+#   parity      tests/parity.sh: the C model against the PyTorch reference
+#   crossbuild  tests/crossbuild.sh: gcc -O0 vs clang -O3 -march=native, threads,
+#               batch, whole vs incremental: identical CDFs
 set -u
 B=${1:-build}
-fail=0
-"$B/test_lmic" | tee /tmp/lmic-unit.$$ || fail=1
-unit=$(tail -n 1 /tmp/lmic-unit.$$); rm -f /tmp/lmic-unit.$$
-up=$(echo "$unit" | sed -n 's/.* \([0-9]*\) passed.*/\1/p'); uf=$(echo "$unit" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
-bash tests/cli.sh "$B" | tee /tmp/lmic-cli.$$ || fail=1
-cli=$(tail -n 1 /tmp/lmic-cli.$$); rm -f /tmp/lmic-cli.$$
-cp=$(echo "$cli" | sed -n 's/.* \([0-9]*\) passed.*/\1/p'); cf=$(echo "$cli" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
-p=$(( ${up:-0} + ${cp:-0} )); f=$(( ${uf:-1} + ${cf:-1} ))
-[ "$fail" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-echo "total: $p passed, $f failed"
-[ "$fail" -eq 0 ] && [ "$f" -eq 0 ]
+pass=0; fail=0
+suite() {
+  local log; log=$(mktemp)
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local last; last=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  rm -f "$log"
+  local p f
+  p=$(echo "$last" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')
+  f=$(echo "$last" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+  [ -z "$p" ] && { p=0; f=1; }                 # no summary: the suite crashed
+  [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && f=1  # failed without saying so
+  pass=$((pass + p)); fail=$((fail + f))
+}
+suite "$B/test_lmic"
+suite bash tests/cli.sh "$B"
+suite bash tests/parity.sh "$B"
+suite bash tests/crossbuild.sh
+echo "total: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

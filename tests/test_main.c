@@ -15,6 +15,8 @@ void test_coder(void);
 void test_pcm(void);
 void test_codecs(void);
 void test_loaders(void);
+void test_modelfile(void);
+void test_model(void);
 
 int main(int argc, char **argv) {
     if (argc > 1) test_filter_ = argv[1];
@@ -26,6 +28,8 @@ int main(int argc, char **argv) {
     test_pcm();
     test_codecs();
     test_loaders();
+    test_modelfile();
+    test_model();
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir_);

@@ -12,6 +12,7 @@
 #include "eval.h"
 #include "lmic.h"
 #include "loaders.h"
+#include "score.h"
 
 #define DEFAULT_DATA DATA_LIBRISPEECH
 #define DEFAULT_PATH "samples/speech16k"
@@ -26,6 +27,12 @@ static const char *usage_ =
     "  eval     compress data with classical codecs, the paper's Table 1\n"
     "           [--compressor gzip,lzma2,lzma2-9e,png,flac] [--json] [--no-progress]\n"
     "  chunks   write the loader's byte stream to a file: -o FILE (- = stdout) [-f]\n"
+    "  score    bits per byte of a model on data: --model M [--threads N] [--batch B]\n"
+    "           [--incremental] [--dump-cdf FILE] [--dump-logp FILE] [--json]\n"
+    "  model new   a randomly initialised model: --preset P [--seed S]\n"
+    "              [--positions sinusoidal|rotary] [--norm post|pre] [--context N]\n"
+    "              [--f16] -o MODEL   (presets: dm-default, 200k, 800k, 3.2m)\n"
+    "  model info  MODEL: its config, parameter count and fingerprint\n"
     "\n"
     "data options (eval, chunks):\n"
     "  --data KIND          text | image | librispeech | audio | random\n"
@@ -75,18 +82,25 @@ typedef struct {
     const char *compressors;
     const char *out;
     int json, force, progress;
+    // model and score
+    const char *model, *preset, *dump_cdf, *dump_logp;
+    int positions, norm, context, f16, threads, batch, incremental;
+    const char *positional;  // one non-option argument (model info)
 } cli_opts;
 
 // Parses the options shared by the data commands; exits on a usage error.
-static void parse_(int argc, char **argv, cli_opts *o) {
+static void parse_(int argc, char **argv, int first, cli_opts *o) {
     memset(o, 0, sizeof *o);
+    o->positions = o->norm = -1;
+    o->threads = 1;
+    o->batch = 16;
     o->lo.kind = DEFAULT_DATA;
     o->lo.num_chunks = -1;
     o->lo.layout = LMIC_LAYOUT_INTERLEAVE;
     o->compressors = DEFAULT_COMPRESSORS;
     o->progress = 1;
     int have_path = 0;
-    for (int i = 2; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         // Options with a value take it from the next argument or after '='.
         const char *val = NULL;
@@ -142,6 +156,36 @@ static void parse_(int argc, char **argv, cli_opts *o) {
             o->progress = 0;
         } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
             o->force = 1;
+        } else if (!strcmp(a, "--model")) {
+            o->model = VALUE();
+        } else if (!strcmp(a, "--preset")) {
+            o->preset = VALUE();
+        } else if (!strcmp(a, "--positions")) {
+            const char *v = VALUE();
+            if (!strcmp(v, "sinusoidal")) o->positions = LMIC_POS_SINUSOIDAL;
+            else if (!strcmp(v, "rotary")) o->positions = LMIC_POS_ROTARY;
+            else die_usage_("--positions %s: use sinusoidal or rotary", v);
+        } else if (!strcmp(a, "--norm")) {
+            const char *v = VALUE();
+            if (!strcmp(v, "post")) o->norm = LMIC_NORM_POST;
+            else if (!strcmp(v, "pre")) o->norm = LMIC_NORM_PRE;
+            else die_usage_("--norm %s: use post or pre", v);
+        } else if (!strcmp(a, "--context")) {
+            o->context = (int)parse_int_(a, VALUE(), 1, 65536);
+        } else if (!strcmp(a, "--f16")) {
+            o->f16 = 1;
+        } else if (!strcmp(a, "--threads")) {
+            o->threads = (int)parse_int_(a, VALUE(), 1, 256);
+        } else if (!strcmp(a, "--batch")) {
+            o->batch = (int)parse_int_(a, VALUE(), 1, 1024);
+        } else if (!strcmp(a, "--incremental")) {
+            o->incremental = 1;
+        } else if (!strcmp(a, "--dump-cdf")) {
+            o->dump_cdf = VALUE();
+        } else if (!strcmp(a, "--dump-logp")) {
+            o->dump_logp = VALUE();
+        } else if (a[0] != '-' && !o->positional) {
+            o->positional = a;
         } else {
             die_usage_("unknown option '%s'", argv[i]);
         }
@@ -163,7 +207,8 @@ static loader *open_loader_(const cli_opts *o) {
 
 static int cmd_eval_(int argc, char **argv) {
     cli_opts o;
-    parse_(argc, argv, &o);
+    parse_(argc, argv, 2, &o);
+    if (o.positional) die_usage_("unexpected argument '%s'", o.positional);
     if (o.out) die_usage_("eval prints its report; -o is not an eval option");
     loader *L = open_loader_(&o);
     char name[600];
@@ -177,57 +222,203 @@ static int cmd_eval_(int argc, char **argv) {
     return 0;
 }
 
-// Writes the byte stream to a temporary file beside the output, renamed into
-// place only when complete, so a failure never leaves a partial file.
+// --- output files: written to PATH.tmp-XXXXXX and renamed into place only
+// when complete, so a failure never leaves a partial file ("-" = stdout).
+
+typedef struct {
+    FILE *f;
+    const char *path;
+    char tmp[4200];
+    int is_stdout;
+} out_file;
+
+static void out_open_(out_file *o, const char *path, int force) {
+    memset(o, 0, sizeof *o);
+    o->path = path;
+    if (!strcmp(path, "-")) { o->f = stdout; o->is_stdout = 1; return; }
+    struct stat st;
+    if (!force && stat(path, &st) == 0) die_("%s: file exists (use -f to overwrite)", path);
+    snprintf(o->tmp, sizeof o->tmp, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(o->tmp);
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fd < 0 || fchmod(fd, 0666 & ~mask) != 0 || !(o->f = fdopen(fd, "wb"))) {
+        int e = errno;
+        if (fd >= 0) { close(fd); unlink(o->tmp); }
+        die_("%s: cannot create: %s", path, strerror(e));
+    }
+}
+
+// Removes the temporary file after a failure.
+static void out_abort_(out_file *o) {
+    if (o->is_stdout) return;
+    fclose(o->f);
+    unlink(o->tmp);
+}
+
+// Flushes, closes and renames into place; on failure dies with the reason.
+static void out_commit_(out_file *o) {
+    if (o->is_stdout) {
+        if (fflush(stdout) != 0) die_("standard output: write error: %s", strerror(errno));
+        return;
+    }
+    int bad = ferror(o->f);
+    bad |= fclose(o->f) != 0;
+    if (bad || rename(o->tmp, o->path) != 0) {
+        int e = errno;
+        unlink(o->tmp);
+        die_("%s: write error: %s", o->path, strerror(e));
+    }
+}
+
 static int cmd_chunks_(int argc, char **argv) {
     cli_opts o;
-    parse_(argc, argv, &o);
+    parse_(argc, argv, 2, &o);
+    if (o.positional) die_usage_("unexpected argument '%s'", o.positional);
     if (!o.out) die_usage_("chunks needs -o FILE (- for standard output)");
-    int to_stdout = !strcmp(o.out, "-");
-    struct stat st;
-    if (!to_stdout && !o.force && stat(o.out, &st) == 0)
+    if (strcmp(o.out, "-") && !o.force && access(o.out, F_OK) == 0)
         die_("%s: file exists (use -f to overwrite)", o.out);
     loader *L = open_loader_(&o);
-    char tmp[4200];
-    FILE *f = stdout;
-    if (!to_stdout) {
-        snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", o.out);
-        int fd = mkstemp(tmp);
-        mode_t mask = umask(0);
-        umask(mask);
-        if (fd < 0 || fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "wb"))) {
-            loader_free(L);
-            die_("%s: cannot create: %s", o.out, strerror(errno));
-        }
-    }
+    out_file out;
+    out_open_(&out, o.out, o.force);
     const uint8_t *data;
     size_t n, total = 0;
     long long count = 0;
     chunk_meta meta;
     int r;
     while ((r = loader_next(L, &data, &n, &meta)) == 1) {
-        if (fwrite(data, 1, n, f) != n) break;
+        if (fwrite(data, 1, n, out.f) != n) break;
         total += n;
         count++;
     }
-    int werr = r == 1 || ferror(f);
-    int cerr = to_stdout ? fflush(f) != 0 : fclose(f) != 0;
-    if (r < 0 || werr || cerr) {
-        const char *why = r < 0 ? loader_error(L) : strerror(errno);
+    if (r != 0) {
         char msg[700];
-        snprintf(msg, sizeof msg, "%s", why);
-        if (!to_stdout) unlink(tmp);
+        snprintf(msg, sizeof msg, "%s", r < 0 ? loader_error(L) : strerror(errno));
+        out_abort_(&out);
         loader_free(L);
         if (r < 0) die_("%s", msg);
         die_("%s: write error: %s", o.out, msg);
     }
     loader_free(L);
-    if (!to_stdout && rename(tmp, o.out) != 0) {
-        unlink(tmp);
-        die_("%s: cannot rename into place: %s", o.out, strerror(errno));
-    }
+    out_commit_(&out);
     fprintf(stderr, "lmic: %lld chunks, %zu bytes -> %s\n", count, total,
-            to_stdout ? "standard output" : o.out);
+            out.is_stdout ? "standard output" : o.out);
+    return 0;
+}
+
+// --- models
+
+static const char *model_error_(lmic_status st) {
+    switch (st) {
+    case LMIC_ERR_FORMAT: return "not an lmic model file";
+    case LMIC_ERR_UNSUPPORTED: return "unsupported model file version or storage type";
+    case LMIC_ERR_CORRUPT: return "corrupt or truncated model file (checksum or contents do not match)";
+    default: return lmic_strerror(st);
+    }
+}
+
+// Reads and loads a model file; exits with one line on any failure.
+static lmic_model *load_model_(const char *path, int *f16) {
+    FILE *f = fopen(path, "rb");
+    if (!f) die_("%s: %s", path, strerror(errno));
+    lmic_buf b = {0};
+    uint8_t tmp[1 << 16];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        if (lmic_buf_append(&b, tmp, n) != LMIC_OK) { fclose(f); die_("%s: out of memory", path); }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) die_("%s: read error", path);
+    lmic_model *m;
+    lmic_status st = lmic_model_load(b.data, b.size, &m);
+    if (f16) *f16 = b.size > 16 && b.data[12] == 1;
+    lmic_buf_free(&b);
+    if (st != LMIC_OK) die_("%s: %s", path, model_error_(st));
+    return m;
+}
+
+static int cmd_model_(int argc, char **argv) {
+    if (argc < 3) die_usage_("model needs a subcommand: new or info");
+    cli_opts o;
+    parse_(argc, argv, 3, &o);
+    if (!strcmp(argv[2], "new")) {
+        if (!o.out) die_usage_("model new needs -o MODEL");
+        if (o.positional) die_usage_("unexpected argument '%s'", o.positional);
+        lmic_model_config c;
+        if (lmic_model_preset(o.preset ? o.preset : "200k", &c) != LMIC_OK)
+            die_usage_("--preset %s: use dm-default, 200k, 800k or 3.2m", o.preset);
+        if (o.positions >= 0) c.positions = o.positions;
+        if (o.norm >= 0) c.norm = o.norm;
+        if (o.context) c.context = o.context;
+        if (lmic_model_config_check(&c) != LMIC_OK) die_usage_("this configuration is not valid");
+        lmic_model *m;
+        lmic_status st = lmic_model_new_random(&c, o.lo.seed, &m);
+        if (st != LMIC_OK) die_("model new: %s", lmic_strerror(st));
+        lmic_buf b = {0};
+        if ((st = lmic_model_save(m, o.f16, &b)) != LMIC_OK) die_("model new: %s", lmic_strerror(st));
+        out_file out;
+        out_open_(&out, o.out, o.force);
+        if (fwrite(b.data, 1, b.size, out.f) != b.size) {
+            int e = errno;
+            out_abort_(&out);
+            die_("%s: write error: %s", o.out, strerror(e));
+        }
+        out_commit_(&out);
+        char fp[33];
+        lmic_model_fingerprint(m, fp);
+        fprintf(stderr, "lmic: %s: %zu parameters, seed %llu, fingerprint %s\n", o.out,
+                lmic_model_num_params(m), (unsigned long long)o.lo.seed, fp);
+        lmic_buf_free(&b);
+        lmic_model_free(m);
+        return 0;
+    }
+    if (!strcmp(argv[2], "info")) {
+        if (!o.positional) die_usage_("model info needs a model file");
+        int f16;
+        lmic_model *m = load_model_(o.positional, &f16);
+        const lmic_model_config *c = lmic_model_get_config(m);
+        char fp[33];
+        lmic_model_fingerprint(m, fp);
+        printf("model:       %s\n", o.positional);
+        printf("fingerprint: %s\n", fp);
+        printf("parameters:  %zu\n", lmic_model_num_params(m));
+        printf("config:      d_model %d, layers %d, heads %d, widening %d, context %d\n",
+               c->d_model, c->n_layers, c->n_heads, c->widening, c->context);
+        printf("positions:   %s\n", c->positions == LMIC_POS_ROTARY ? "rotary" : "sinusoidal");
+        printf("norm:        %s\n", c->norm == LMIC_NORM_PRE ? "pre-LN" : "post-LN");
+        printf("storage:     %s\n", f16 ? "float16" : "float32");
+        lmic_model_free(m);
+        return 0;
+    }
+    die_usage_("unknown model subcommand '%s' (new, info)", argv[2]);
+    return 2;
+}
+
+static FILE *open_dump_(const char *path, const char *what) {
+    if (!path) return NULL;
+    FILE *f = fopen(path, "wb");
+    if (!f) die_("%s %s: %s", what, path, strerror(errno));
+    return f;
+}
+
+static int cmd_score_(int argc, char **argv) {
+    cli_opts o;
+    parse_(argc, argv, 2, &o);
+    if (o.positional) die_usage_("unexpected argument '%s'", o.positional);
+    if (!o.model) die_usage_("score needs --model MODEL");
+    lmic_model *m = load_model_(o.model, NULL);
+    loader *L = open_loader_(&o);
+    score_opts so = {o.threads, o.batch, o.incremental, o.json, o.progress,
+                     open_dump_(o.dump_cdf, "--dump-cdf"), open_dump_(o.dump_logp, "--dump-logp")};
+    char err[600];
+    int rc = score_run(L, m, &so, stdout, err, sizeof err);
+    int dump_bad = 0;
+    if (so.dump_cdf) dump_bad |= fclose(so.dump_cdf) != 0;
+    if (so.dump_logp) dump_bad |= fclose(so.dump_logp) != 0;
+    loader_free(L);
+    lmic_model_free(m);
+    if (rc != 0) die_("%s", err);
+    if (dump_bad) die_("write error on a dump file");
     return 0;
 }
 
@@ -244,6 +435,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "eval")) return cmd_eval_(argc, argv);
     if (!strcmp(cmd, "chunks")) return cmd_chunks_(argc, argv);
+    if (!strcmp(cmd, "score")) return cmd_score_(argc, argv);
+    if (!strcmp(cmd, "model")) return cmd_model_(argc, argv);
     die_usage_("unknown command '%s'", cmd);
     return 2;
 }
