@@ -15,7 +15,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS   += $(PKG_LIBS) -lm -fopenmp
 
 B        ?= build
-LIB_SRC  := $(wildcard src/*.c)
+LIB_SRC  := $(wildcard src/*.c) $(wildcard src/train/*.c)
 TOOL_SRC := $(filter-out tools/lmic.c,$(wildcard tools/*.c))
 TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)

@@ -326,6 +326,93 @@ void lmic_md5_init(lmic_md5 *c);
 void lmic_md5_update(lmic_md5 *c, const void *data, size_t n);
 void lmic_md5_final(lmic_md5 *c, uint8_t digest[16]);
 
+// ----------------------------------------------------------------------------
+// Training (src/train/; the decoder never links it): forward and backward
+// passes over batches, Adam, a seeded batch sampler and checkpoints, in C,
+// llm.c-style.
+//
+// The loss is the paper's: each sequence's summed log-loss normalised by its
+// length T (the mean of -ln p(byte) over its positions), averaged over the B
+// sequences of the batch -- equivalently the mean of -ln p over all B*T
+// positions; gradients are of exactly this quantity. Divide by ln 2 for bits
+// per byte.
+//
+// Determinism: the same initial model, config, batches and number of steps
+// give the same weights bit for bit, whatever the thread count: threads split
+// only independent outputs, every sum runs in one fixed order, and exp, log,
+// GELU and cosine are lmic's own. A checkpoint carries everything that
+// decides the next step (weights, Adam's moments, the step count, the
+// sampler's state), so a resumed run reaches the uninterrupted run's weights.
+//
+// Thread safety: one trainer per thread; a trainer shares nothing.
+
+typedef struct {
+    int batch;             // B, sequences per step (default 32)
+    int seq;               // T, bytes per sequence, 1 .. the model's context (2048)
+    int threads;           // >= 1 (1); the results do not depend on it
+    float lr;              // peak learning rate (1e-4, the paper's)
+    float beta1, beta2;    // Adam's decay rates (0.9, 0.999)
+    float eps;             // Adam's epsilon (1e-8)
+    int64_t warmup;        // updates of linear warm-up, lr (k+1)/warmup (0 = none)
+    int64_t cosine_steps;  // > warmup: cosine decay from lr to 0 at this update (0 = constant)
+    float clip;            // > 0: scale the gradient so its global L2 norm <= clip (0 = off)
+    uint64_t seed;         // the batch sampler's seed
+} lmic_train_config;
+
+// What one step did.
+typedef struct {
+    double loss;       // the batch's loss before the update (nats per byte)
+    double grad_norm;  // the gradient's global L2 norm, before clipping
+    float lr;          // the learning rate the update used
+} lmic_train_stats;
+
+typedef struct lmic_trainer lmic_trainer;
+
+// Fills *tc with the defaults above.
+void lmic_train_config_default(lmic_train_config *tc);
+// A trainer for a copy of `init` (the caller keeps init; it may be freed at
+// once). LMIC_ERR_ARG for an inconsistent config (seq > context, ...),
+// LMIC_ERR_NOMEM. Memory: activations grow with batch * seq * (16 C + 2 F +
+// 256) floats, with F = widening * C; attention keeps no (T, T) matrix.
+lmic_status lmic_trainer_new(const lmic_model *init, const lmic_train_config *tc,
+                             lmic_trainer **out);
+void lmic_trainer_free(lmic_trainer *t);
+const lmic_train_config *lmic_trainer_get_config(const lmic_trainer *t);
+// Updates done so far (checkpoints keep the count).
+int64_t lmic_trainer_step_count(const lmic_trainer *t);
+
+// One training step on tokens (batch, seq): forward, backward, optional
+// clipping, one Adam update. stats may be NULL.
+lmic_status lmic_trainer_step(lmic_trainer *t, const uint8_t *tokens, lmic_train_stats *stats);
+// The loss and its gradient on tokens (batch, seq), without an update.
+// *grads (may be NULL) points to num_params floats in the model file's
+// parameter order (docs/format.md), owned by the trainer and valid until its
+// next call.
+lmic_status lmic_trainer_gradients(lmic_trainer *t, const uint8_t *tokens, double *loss,
+                                   const float **grads);
+// The model being trained: a normal model (forward, save, score). Owned by
+// the trainer; valid until the trainer is freed, its weights change with
+// every step.
+const lmic_model *lmic_trainer_model(lmic_trainer *t);
+
+// Fills tokens (batch, seq) with `batch` windows of seq consecutive bytes
+// drawn uniformly, with replacement, from all windows that lie inside one
+// segment of `data`: segment i is data[seg_end[i-1] .. seg_end[i]) (seg_end[-1]
+// = 0), so windows never straddle two files. Uses and advances the trainer's
+// sampler state (seeded by the config's seed, kept in checkpoints).
+// LMIC_ERR_ARG when no segment holds a window.
+lmic_status lmic_trainer_sample(lmic_trainer *t, const uint8_t *data, const size_t *seg_end,
+                                size_t nseg, uint8_t *tokens);
+
+// Appends a checkpoint (docs/format.md: the config, step, sampler state, the
+// model file and Adam's moments, with a CRC-32) to out.
+lmic_status lmic_trainer_save(lmic_trainer *t, lmic_buf *out);
+// A trainer from a checkpoint held in memory, running on `threads` threads
+// (which need not be the saving run's). LMIC_ERR_FORMAT for a foreign file,
+// LMIC_ERR_UNSUPPORTED for an unknown version, LMIC_ERR_CORRUPT for a bad
+// checksum or inconsistent contents (nothing is trusted before the CRC).
+lmic_status lmic_trainer_load(const uint8_t *data, size_t size, int threads, lmic_trainer **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,7 @@ void test_codecs(void);
 void test_loaders(void);
 void test_modelfile(void);
 void test_model(void);
+void test_train(void);
 
 int main(int argc, char **argv) {
     if (argc > 1) test_filter_ = argv[1];
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
     test_loaders();
     test_modelfile();
     test_model();
+    test_train();
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir_);
