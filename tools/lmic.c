@@ -13,6 +13,7 @@
 #include "lmic.h"
 #include "loaders.h"
 #include "score.h"
+#include "train_cmd.h"
 
 #define DEFAULT_DATA DATA_LIBRISPEECH
 #define DEFAULT_PATH "samples/speech16k"
@@ -33,6 +34,7 @@ static const char *usage_ =
     "              [--positions sinusoidal|rotary] [--norm post|pre] [--context N]\n"
     "              [--f16] -o MODEL   (presets: dm-default, 200k, 800k, 3.2m)\n"
     "  model info  MODEL: its config, parameter count and fingerprint\n"
+    "  train    train a model on data: --steps N -o MODEL [...] (lmic train --help)\n"
     "\n"
     "data options (eval, chunks):\n"
     "  --data KIND          text | image | librispeech | audio | random\n"
@@ -437,6 +439,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "chunks")) return cmd_chunks_(argc, argv);
     if (!strcmp(cmd, "score")) return cmd_score_(argc, argv);
     if (!strcmp(cmd, "model")) return cmd_model_(argc, argv);
+    if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
     die_usage_("unknown command '%s'", cmd);
     return 2;
 }

@@ -1,0 +1,501 @@
+// train_cmd.c -- `lmic train`: loads the training bytes with a data loader,
+// samples random windows, steps an lmic_trainer, reports progress, evaluates
+// held-back data, writes checkpoints (periodically, at the end, and when
+// interrupted by SIGINT or SIGTERM) and the trained model.
+//
+// Data: every chunk of a file is concatenated back into that file's byte
+// stream (chunks are read with keep_partial, so nothing is dropped); a batch
+// is `batch` windows of `seq` bytes drawn uniformly, with replacement, from
+// all windows that lie inside one file (lmic_trainer_sample). Validation
+// bytes come from --val-path, or are the last --val-frac of the training
+// bytes (in the loader's file order, which is sorted by path); validation
+// scores non-overlapping seq-byte windows from the start of that data, each
+// from a fresh context as the compressor codes chunks.
+#include "train_cmd.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lmic.h"
+#include "loaders.h"
+#include "progress.h"
+
+static const char *usage_ =
+    "usage: lmic train --data KIND --path P [loader options] -o MODEL [options]\n"
+    "  model:    --preset 200k|dm-default|800k|3.2m (default 200k) [--context N]\n"
+    "            [--positions sinusoidal|rotary] [--norm post|pre], or --model M (start from M)\n"
+    "  steps:    --steps N (total updates; with --resume, the total to reach)\n"
+    "            --batch B (32)  --seq T (2048)  --lr X (1e-4)  [--warmup W]\n"
+    "            [--cosine | --cosine-steps K] [--clip G]  --seed S (0)  --threads N (1)\n"
+    "  held out: --val-path P2 | --val-frac F (default 0.05)  [--val-every K (100)]\n"
+    "            [--val-windows N (64)]\n"
+    "  state:    [--every K] checkpoint every K steps to --checkpoint FILE (MODEL.ckpt);\n"
+    "            the end and SIGINT/SIGTERM also write it.  [--resume CKPT]\n"
+    "  output:   [--print-every K (10)] [-f]\n"
+    "  loader:   --chunk-size N --num-chunks N --depth 8|16|native --layout L --stereo ms|lr\n";
+
+static void die_usage_(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lmic: error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'lmic train --help')\n");
+    va_end(ap);
+    exit(2);
+}
+
+static void die_(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lmic: error: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static long long parse_int_(const char *opt, const char *s, long long lo, long long hi) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        die_usage_("%s: '%s' is not an integer in [%lld, %lld]", opt, s, lo, hi);
+    return v;
+}
+
+static double parse_num_(const char *opt, const char *s, double lo, double hi) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        die_usage_("%s: '%s' is not a number in [%g, %g]", opt, s, lo, hi);
+    return v;
+}
+
+typedef struct {
+    loader_opts lo, vlo;
+    const char *preset, *model, *out, *ckpt, *resume, *dump_grads;
+    int positions, norm, context, force, have_path, have_val;
+    long long steps, every, val_every, val_windows, print_every;
+    double val_frac;
+    lmic_train_config tc;
+    int cosine;
+} train_opts;
+
+static void parse_(int argc, char **argv, train_opts *o) {
+    memset(o, 0, sizeof *o);
+    lmic_train_config_default(&o->tc);
+    o->positions = o->norm = -1;
+    o->lo.kind = DATA_LIBRISPEECH;
+    o->lo.num_chunks = -1;
+    o->lo.layout = LMIC_LAYOUT_INTERLEAVE;
+    o->steps = -1;
+    o->val_every = 100;
+    o->val_windows = 64;
+    o->print_every = 10;
+    o->val_frac = -1;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        char name[64];
+        const char *eq = strchr(a, '=');
+        if (a[0] == '-' && a[1] == '-' && eq && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = 0;
+            val = eq + 1;
+            a = name;
+        }
+#define VALUE() (val ? val : (i + 1 < argc ? argv[++i] : (die_usage_("%s needs a value", a), "")))
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_, stdout);
+            exit(0);
+        } else if (!strcmp(a, "--data")) {
+            const char *v = VALUE();
+            if (loader_parse_kind(v, &o->lo.kind) != 0)
+                die_usage_("--data %s: use text, image, librispeech, audio or random", v);
+        } else if (!strcmp(a, "--path")) {
+            o->lo.path = VALUE();
+            o->have_path = 1;
+        } else if (!strcmp(a, "--chunk-size")) {
+            o->lo.chunk_size = (size_t)parse_int_(a, VALUE(), 1, 1 << 30);
+        } else if (!strcmp(a, "--num-chunks")) {
+            o->lo.num_chunks = parse_int_(a, VALUE(), 0, (long long)1 << 50);
+        } else if (!strcmp(a, "--depth")) {
+            const char *v = VALUE();
+            o->lo.depth = !strcmp(v, "native") ? 0 : (int)parse_int_(a, v, 8, 16);
+            if (o->lo.depth != 0 && o->lo.depth != 8 && o->lo.depth != 16)
+                die_usage_("--depth %s: use 8, 16 or native", v);
+        } else if (!strcmp(a, "--layout")) {
+            const char *v = VALUE();
+            if (!strcmp(v, "interleave")) o->lo.layout = LMIC_LAYOUT_INTERLEAVE;
+            else if (!strcmp(v, "planar")) o->lo.layout = LMIC_LAYOUT_PLANAR;
+            else if (!strncmp(v, "channel:", 8)) {
+                o->lo.layout = LMIC_LAYOUT_CHANNEL;
+                o->lo.channel = (int)parse_int_(a, v + 8, 0, LMIC_PCM_MAX_CHANNELS - 1);
+            } else die_usage_("--layout %s: use interleave, planar or channel:N", v);
+        } else if (!strcmp(a, "--stereo")) {
+            const char *v = VALUE();
+            if (!strcmp(v, "ms")) o->lo.mid_side = 1;
+            else if (!strcmp(v, "lr")) o->lo.mid_side = 0;
+            else die_usage_("--stereo %s: use ms or lr", v);
+        } else if (!strcmp(a, "--seed")) {
+            o->tc.seed = (uint64_t)parse_int_(a, VALUE(), 0, INT64_MAX);
+        } else if (!strcmp(a, "--preset")) {
+            o->preset = VALUE();
+        } else if (!strcmp(a, "--model")) {
+            o->model = VALUE();
+        } else if (!strcmp(a, "--positions")) {
+            const char *v = VALUE();
+            if (!strcmp(v, "sinusoidal")) o->positions = LMIC_POS_SINUSOIDAL;
+            else if (!strcmp(v, "rotary")) o->positions = LMIC_POS_ROTARY;
+            else die_usage_("--positions %s: use sinusoidal or rotary", v);
+        } else if (!strcmp(a, "--norm")) {
+            const char *v = VALUE();
+            if (!strcmp(v, "post")) o->norm = LMIC_NORM_POST;
+            else if (!strcmp(v, "pre")) o->norm = LMIC_NORM_PRE;
+            else die_usage_("--norm %s: use post or pre", v);
+        } else if (!strcmp(a, "--context")) {
+            o->context = (int)parse_int_(a, VALUE(), 1, 65536);
+        } else if (!strcmp(a, "--steps")) {
+            o->steps = parse_int_(a, VALUE(), 0, (long long)1 << 40);
+        } else if (!strcmp(a, "--batch")) {
+            o->tc.batch = (int)parse_int_(a, VALUE(), 1, 65536);
+        } else if (!strcmp(a, "--seq")) {
+            o->tc.seq = (int)parse_int_(a, VALUE(), 1, 65536);
+        } else if (!strcmp(a, "--lr")) {
+            o->tc.lr = (float)parse_num_(a, VALUE(), 0, 10);
+        } else if (!strcmp(a, "--warmup")) {
+            o->tc.warmup = parse_int_(a, VALUE(), 0, (long long)1 << 40);
+        } else if (!strcmp(a, "--cosine")) {
+            o->cosine = 1;
+        } else if (!strcmp(a, "--cosine-steps")) {
+            o->tc.cosine_steps = parse_int_(a, VALUE(), 1, (long long)1 << 40);
+        } else if (!strcmp(a, "--clip")) {
+            o->tc.clip = (float)parse_num_(a, VALUE(), 0, 1e30);
+        } else if (!strcmp(a, "--threads")) {
+            o->tc.threads = (int)parse_int_(a, VALUE(), 1, 256);
+        } else if (!strcmp(a, "--val-path")) {
+            o->vlo.path = VALUE();
+            o->have_val = 1;
+        } else if (!strcmp(a, "--val-frac")) {
+            o->val_frac = parse_num_(a, VALUE(), 0, 0.9);
+        } else if (!strcmp(a, "--val-every")) {
+            o->val_every = parse_int_(a, VALUE(), 0, (long long)1 << 40);
+        } else if (!strcmp(a, "--val-windows")) {
+            o->val_windows = parse_int_(a, VALUE(), 1, (long long)1 << 30);
+        } else if (!strcmp(a, "--every")) {
+            o->every = parse_int_(a, VALUE(), 0, (long long)1 << 40);
+        } else if (!strcmp(a, "--print-every")) {
+            o->print_every = parse_int_(a, VALUE(), 1, (long long)1 << 40);
+        } else if (!strcmp(a, "--checkpoint")) {
+            o->ckpt = VALUE();
+        } else if (!strcmp(a, "--resume")) {
+            o->resume = VALUE();
+        } else if (!strcmp(a, "--dump-grads")) {  // hidden: tests/gradcheck.sh
+            o->dump_grads = VALUE();
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            o->out = VALUE();
+        } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
+            o->force = 1;
+        } else {
+            die_usage_("unknown option '%s'", argv[i]);
+        }
+#undef VALUE
+    }
+    if (!o->out) die_usage_("train needs -o MODEL");
+    if (o->steps < 0) die_usage_("train needs --steps N");
+    if (!o->have_path && o->lo.kind != DATA_RANDOM) die_usage_("train needs --path");
+    if (o->have_val && o->val_frac >= 0) die_usage_("use --val-path or --val-frac, not both");
+    if (!o->have_val && o->val_frac < 0) o->val_frac = 0.05;
+    if (o->model && (o->preset || o->context || o->positions >= 0 || o->norm >= 0))
+        die_usage_("--model M takes its configuration from M");
+    if (o->cosine && !o->tc.cosine_steps) o->tc.cosine_steps = o->steps;
+    o->lo.seed = o->tc.seed;
+    o->lo.keep_partial = 1;  // training uses every byte
+    o->vlo = (loader_opts){o->lo.kind, o->vlo.path, o->lo.chunk_size, -1, 1, o->lo.depth,
+                           o->lo.layout, o->lo.channel, o->lo.mid_side, o->lo.seed + 1};
+}
+
+// --- data: every file's bytes, back to back, and where each file ends
+
+typedef struct {
+    lmic_buf bytes;
+    size_t *end;   // (n,) segment i is bytes[end[i-1], end[i])
+    size_t n, cap;
+} dataset;
+
+static void push_end_(dataset *d, size_t end) {
+    if (d->n == d->cap) {
+        d->cap = d->cap ? 2 * d->cap : 64;
+        d->end = realloc(d->end, d->cap * sizeof *d->end);
+        if (!d->end) die_("out of memory");
+    }
+    d->end[d->n++] = end;
+}
+
+static void load_(const loader_opts *lo, dataset *d) {
+    char err[600], file[4096] = "";
+    loader *L = loader_open(lo, err, sizeof err);
+    if (!L) die_("%s", err);
+    const uint8_t *p;
+    size_t n;
+    chunk_meta meta;
+    int r, any = 0;
+    while ((r = loader_next(L, &p, &n, &meta)) == 1) {
+        if (any && strcmp(file, meta.file) != 0) push_end_(d, d->bytes.size);
+        snprintf(file, sizeof file, "%s", meta.file);
+        any = 1;
+        if (lmic_buf_append(&d->bytes, p, n) != LMIC_OK) die_("out of memory");
+    }
+    if (r < 0) die_("%s", loader_error(L));
+    if (any) push_end_(d, d->bytes.size);
+    loader_free(L);
+}
+
+// Moves the last `frac` of d's bytes (by file order, splitting a file at the
+// cut) into v.
+static void split_(dataset *d, double frac, dataset *v) {
+    const size_t total = d->bytes.size, cut = total - (size_t)((double)total * frac);
+    if (lmic_buf_append(&v->bytes, d->bytes.data + cut, total - cut) != LMIC_OK) die_("out of memory");
+    size_t keep = 0;  // files wholly before the cut
+    for (size_t i = 0; i < d->n; i++)
+        if (d->end[i] <= cut) keep = i + 1;
+    for (size_t i = keep; i < d->n; i++) push_end_(v, d->end[i] - cut);
+    if (keep < d->n && (keep ? d->end[keep - 1] : 0) < cut) d->end[keep++] = cut;  // the split file's head
+    d->n = keep;
+    d->bytes.size = cut;
+}
+
+static void dataset_free_(dataset *d) {
+    lmic_buf_free(&d->bytes);
+    free(d->end);
+}
+
+// --- files
+
+static void write_file_(const char *path, const void *data, size_t n) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    mode_t mask = umask(0);
+    umask(mask);
+    FILE *f;
+    if (fd < 0 || fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "wb")))
+        die_("%s: cannot create: %s", path, strerror(errno));
+    int ok = fwrite(data, 1, n, f) == n;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        die_("%s: write error: %s", path, strerror(e));
+    }
+}
+
+static void read_file_(const char *path, lmic_buf *b) {
+    FILE *f = fopen(path, "rb");
+    if (!f) die_("%s: %s", path, strerror(errno));
+    uint8_t tmp[1 << 16];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        if (lmic_buf_append(b, tmp, n) != LMIC_OK) die_("%s: out of memory", path);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) die_("%s: read error", path);
+}
+
+static void save_model_(lmic_trainer *t, const char *path) {
+    lmic_buf b = {0};
+    lmic_status st = lmic_model_save(lmic_trainer_model(t), 0, &b);
+    if (st != LMIC_OK) die_("%s: %s", path, lmic_strerror(st));
+    write_file_(path, b.data, b.size);
+    lmic_buf_free(&b);
+}
+
+static void save_ckpt_(lmic_trainer *t, const char *path) {
+    lmic_buf b = {0};
+    lmic_status st = lmic_trainer_save(t, &b);
+    if (st != LMIC_OK) die_("%s: %s", path, lmic_strerror(st));
+    write_file_(path, b.data, b.size);
+    lmic_buf_free(&b);
+}
+
+// --- validation: bits per byte over non-overlapping windows
+
+static double validate_(lmic_trainer *t, const dataset *v, long long max_windows, int threads) {
+    const lmic_train_config *tc = lmic_trainer_get_config(t);
+    const int T = tc->seq, B = tc->batch;
+    uint8_t *tok = malloc((size_t)B * T);
+    float *logp = malloc((size_t)B * T * LMIC_VOCAB * sizeof *logp);
+    if (!tok || !logp) die_("out of memory");
+    double bits = 0;
+    long long nwin = 0;
+    int nb = 0;
+    for (size_t i = 0, beg = 0; i < v->n && nwin + nb < max_windows; beg = v->end[i], i++) {
+        for (size_t s = beg; s + (size_t)T <= v->end[i] && nwin + nb < max_windows; s += (size_t)T) {
+            memcpy(tok + (size_t)nb++ * T, v->bytes.data + s, (size_t)T);
+            if (nb < B) continue;
+            lmic_status st = lmic_model_forward(lmic_trainer_model(t), tok, nb, T, threads, logp);
+            if (st != LMIC_OK) die_("validation: %s", lmic_strerror(st));
+            for (size_t r = 0; r < (size_t)nb * T; r++) bits -= logp[r * LMIC_VOCAB + tok[r]];
+            nwin += nb;
+            nb = 0;
+        }
+    }
+    if (nb > 0) {
+        lmic_status st = lmic_model_forward(lmic_trainer_model(t), tok, nb, T, threads, logp);
+        if (st != LMIC_OK) die_("validation: %s", lmic_strerror(st));
+        for (size_t r = 0; r < (size_t)nb * T; r++) bits -= logp[r * LMIC_VOCAB + tok[r]];
+        nwin += nb;
+    }
+    free(tok);
+    free(logp);
+    return nwin ? bits / log(2.0) / ((double)nwin * T) : NAN;
+}
+
+// --- signals: finish the step, write a checkpoint, leave
+
+static volatile sig_atomic_t stop_;
+static void on_signal_(int sig) { stop_ = sig; }
+
+static void fmt_time_(double s, char *buf, size_t n) {
+    if (!(s >= 0) || s > 1e8) snprintf(buf, n, "?");
+    else if (s >= 3600) snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else if (s >= 60) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else snprintf(buf, n, "%.0fs", s);
+}
+
+int cmd_train(int argc, char **argv) {
+    train_opts o;
+    parse_(argc, argv, &o);
+    struct stat sb;
+    if (!o.force && stat(o.out, &sb) == 0) die_("%s: file exists (use -f to overwrite)", o.out);
+    char ckpt_default[4200];
+    snprintf(ckpt_default, sizeof ckpt_default, "%s.ckpt", o.out);
+    const char *ckpt = o.ckpt ? o.ckpt : ckpt_default;
+
+    // the trainer: from a checkpoint, a model file or a preset
+    lmic_trainer *t = NULL;
+    lmic_status st;
+    if (o.resume) {
+        lmic_buf b = {0};
+        read_file_(o.resume, &b);
+        st = lmic_trainer_load(b.data, b.size, o.tc.threads, &t);
+        lmic_buf_free(&b);
+        if (st != LMIC_OK) die_("%s: %s", o.resume, st == LMIC_ERR_CORRUPT ? "damaged checkpoint (checksum or contents)" :
+                                st == LMIC_ERR_FORMAT ? "not an lmic checkpoint" : lmic_strerror(st));
+    } else {
+        lmic_model *m = NULL;
+        if (o.model) {
+            lmic_buf b = {0};
+            read_file_(o.model, &b);
+            st = lmic_model_load(b.data, b.size, &m);
+            lmic_buf_free(&b);
+            if (st != LMIC_OK) die_("%s: %s", o.model, lmic_strerror(st));
+        } else {
+            lmic_model_config c;
+            if (lmic_model_preset(o.preset ? o.preset : "200k", &c) != LMIC_OK)
+                die_usage_("--preset %s: use dm-default, 200k, 800k or 3.2m", o.preset);
+            if (o.positions >= 0) c.positions = o.positions;
+            if (o.norm >= 0) c.norm = o.norm;
+            if (o.context) c.context = o.context;
+            if (lmic_model_config_check(&c) != LMIC_OK) die_usage_("this model configuration is not valid");
+            if ((st = lmic_model_new_random(&c, o.tc.seed, &m)) != LMIC_OK) die_("model: %s", lmic_strerror(st));
+        }
+        if (o.tc.seq > lmic_model_get_config(m)->context)
+            die_usage_("--seq %d exceeds the model's context %d", o.tc.seq, lmic_model_get_config(m)->context);
+        st = lmic_trainer_new(m, &o.tc, &t);
+        lmic_model_free(m);
+        if (st != LMIC_OK) die_("trainer: %s", lmic_strerror(st));
+    }
+    const lmic_train_config *tc = lmic_trainer_get_config(t);
+    const int B = tc->batch, T = tc->seq;
+
+    // data
+    dataset d = {0}, v = {0};
+    load_(&o.lo, &d);
+    if (o.have_val) load_(&o.vlo, &v);
+    else if (o.val_frac > 0) split_(&d, o.val_frac, &v);
+    uint8_t *tok = malloc((size_t)B * T);
+    if (!tok) die_("out of memory");
+    fprintf(stderr, "lmic: train: %zu bytes in %zu files, validation %zu bytes; %zu parameters; "
+            "batch %d x seq %d, lr %g, seed %llu, %d threads\n", d.bytes.size, d.n, v.bytes.size,
+            lmic_model_num_params(lmic_trainer_model(t)), B, T, (double)tc->lr,
+            (unsigned long long)tc->seed, tc->threads);
+
+    if (o.dump_grads) {  // the loss and gradient of the next batch (tests/gradcheck.sh)
+        if ((st = lmic_trainer_sample(t, d.bytes.data, d.end, d.n, tok)) != LMIC_OK)
+            die_("no file holds a window of %d bytes", T);
+        double loss;
+        const float *g;
+        lmic_trainer_gradients(t, tok, &loss, &g);
+        FILE *f = fopen(o.dump_grads, "wb");
+        if (!f) die_("%s: %s", o.dump_grads, strerror(errno));
+        const uint32_t hdr[2] = {(uint32_t)B, (uint32_t)T};
+        size_t P = lmic_model_num_params(lmic_trainer_model(t));
+        int ok = fwrite(hdr, 4, 2, f) == 2 && fwrite(tok, 1, (size_t)B * T, f) == (size_t)B * T &&
+                 fwrite(&loss, 8, 1, f) == 1 && fwrite(g, 4, P, f) == P;
+        if (fclose(f) != 0 || !ok) die_("%s: write error", o.dump_grads);
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal_;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    const int64_t first = lmic_trainer_step_count(t);
+    double t0 = now_seconds(), val = NAN, loss_acc = 0;
+    int nacc = 0;
+    if (v.n && o.val_every && first < o.steps) {
+        val = validate_(t, &v, o.val_windows, tc->threads);
+        fprintf(stderr, "step %lld: validation %.4f bits/byte\n", (long long)first, val);
+    }
+    t0 = now_seconds();
+    int64_t s = first;
+    while (s < o.steps && !stop_) {
+        if ((st = lmic_trainer_sample(t, d.bytes.data, d.end, d.n, tok)) != LMIC_OK)
+            die_("no training file holds a window of %d bytes", T);
+        lmic_train_stats ts;
+        if ((st = lmic_trainer_step(t, tok, &ts)) != LMIC_OK) die_("step: %s", lmic_strerror(st));
+        s++;
+        loss_acc += ts.loss;
+        nacc++;
+        const int do_val = v.n && o.val_every && (s % o.val_every == 0 || s == o.steps);
+        if (do_val) val = validate_(t, &v, o.val_windows, tc->threads);
+        if (s % o.print_every == 0 || s == o.steps || do_val) {
+            const double el = now_seconds() - t0, per = el / (double)(s - first);
+            char eta[32];
+            fmt_time_(per * (double)(o.steps - s), eta, sizeof eta);
+            fprintf(stderr, "step %lld/%lld | loss %.4f bits/byte | lr %.3g | grad norm %.3g | ",
+                    (long long)s, o.steps, loss_acc / nacc / log(2.0), (double)ts.lr, ts.grad_norm);
+            if (do_val) fprintf(stderr, "val %.4f bits/byte | ", val);
+            fprintf(stderr, "%.0f tokens/s | eta %s\n", (double)(s - first) * B * T / el, eta);
+            loss_acc = 0;
+            nacc = 0;
+        }
+        if (o.every && s % o.every == 0) save_ckpt_(t, ckpt);
+    }
+    const double el = now_seconds() - t0;
+    save_ckpt_(t, ckpt);
+    save_model_(t, o.out);
+    char fp[33];
+    lmic_model_fingerprint(lmic_trainer_model(t), fp);
+    if (stop_)
+        fprintf(stderr, "lmic: train: interrupted (signal %d) at step %lld; resume with --resume %s\n",
+                (int)stop_, (long long)s, ckpt);
+    fprintf(stderr, "lmic: train: %lld steps in %.1f s, %.0f tokens/s; validation %.4f bits/byte; "
+            "%s (fingerprint %s), checkpoint %s\n", (long long)(s - first), el,
+            s > first ? (double)(s - first) * B * T / el : 0.0, val, o.out, fp, ckpt);
+    free(tok);
+    dataset_free_(&d);
+    dataset_free_(&v);
+    lmic_trainer_free(t);
+    return 0;
+}
