@@ -26,13 +26,15 @@ bad() { echo "FAIL $1"; fail=$((fail + 1)); }
 finish() { echo "crossbuild: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
 
 # CFLAGS from the environment would replace OPT (the Makefile's CFLAGS ?=).
-if ! env -u CFLAGS make -s -j2 B=$G CC=gcc OPT=-O0 $G/lmic >/tmp/lmic-crossbuild-gcc.log 2>&1; then
-    bad "make $G/lmic (see /tmp/lmic-crossbuild-gcc.log)"
+mkdir -p $G $K
+if ! env -u CFLAGS make -s -j2 B=$G CC=gcc OPT=-O0 $G/lmic >$G/make.log 2>&1; then
+    bad "make $G/lmic (see $G/make.log)"
 fi
-if ! env -u CFLAGS make -s -j2 B=$K CC=clang OPT='-O3 -march=native' $K/lmic >/tmp/lmic-crossbuild-clang.log 2>&1; then
-    bad "make $K/lmic (see /tmp/lmic-crossbuild-clang.log)"
+if ! env -u CFLAGS make -s -j2 B=$K CC=clang OPT='-O3 -march=native' $K/lmic >$K/make.log 2>&1; then
+    bad "make $K/lmic (see $K/make.log)"
 fi
-if [ ! -x $G/lmic ] || [ ! -x $K/lmic ]; then finish; fi
+# A failed build leaves the previous binary behind: never test that one.
+if [ "$fail" -ne 0 ]; then finish; fi
 
 tmp=$(mktemp -d /tmp/lmic-crossbuild.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
