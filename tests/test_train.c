@@ -95,6 +95,7 @@ static void test_train_loss_equals_forward(void) {
         const double ref = ref_loss_(m, tok, 3, 29);
         lmic_trainer_free(t);
         lmic_model_free(m);
+        if (getenv("LMIC_TEST_VERBOSE")) fprintf(stderr, "  config %d: training loss - forward loss = %.3g\n", k, loss - ref);
         CHECKF(fabs(loss - ref) <= 1e-5, "config %d: training loss %.9f, forward %.9f", k, loss, ref);
     }
 }

@@ -57,7 +57,12 @@ static int nthr_(void) { return 1; }
 typedef float vecf_ __attribute__((vector_size(4 * VW), aligned(4), may_alias));
 #define LD_(p) (*(const vecf_ *)(const void *)(p))
 #define ST_(p, x) (*(vecf_ *)(void *)(p) = (x))
+typedef int32_t veci_ __attribute__((vector_size(4 * VW), aligned(4), may_alias));
+// m = lanewise max(m, s), with masks (C has no vector ?:)
+#define VMAX_(m, s) do { const veci_ gt_ = (s) > (m); \
+    (m) = (vecf_)(((veci_)(s) & gt_) | ((veci_)(m) & ~gt_)); } while (0)
 #define KG (4 * VW)  // keys per group of the attention kernels
+#define RBLK 4      // query rows per block of the attention kernels
 
 typedef struct {
     float *lnA, *lnA_mean, *lnA_rstd;  // (N, C), (N), (N): the norm with ln1's parameters
@@ -115,7 +120,7 @@ lmic_status bp_new_(const lmic_model_config *cfg, int B, int T, int nth, bp_ctx 
     // gradients and scratch
     size_t wmax = (3 * C > F ? 3 * C : F) > V ? (3 * C > F ? 3 * C : F) : V;
     wmax *= C > F ? C : F;
-    c->att_per = 6 * up16_((size_t)c->hs * c->Tp) + 2 * up16_((size_t)c->Tp);
+    c->att_per = 4 * up16_((size_t)c->hs * c->Tp) + 2 * RBLK * up16_((size_t)c->Tp);
     size_t ng = 4 * nc + nf + up16_(N * 3 * C) + up16_(C * 3 * C) + up16_(wmax) + (size_t)nth * c->att_per;
     c->mem = calloc(ng, sizeof(float));
     c->inp = malloc(2 * N);
@@ -180,6 +185,27 @@ static void mm_tile_(float *restrict out, int ldo, const float *restrict x, int 
         const float *x0 = x + (size_t)r * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
         float *o0 = out + (size_t)r * ldo, *o1 = o0 + ldo, *o2 = o1 + ldo, *o3 = o2 + ldo;
         int o = 0;
+        for (; o + 4 * VW <= OUT; o += 4 * VW) {  // 4 rows x 4 vectors: 16 sums in registers
+            vecf_ a[4][4];
+            float *const op[4] = {o0, o1, o2, o3};
+            const float *const xp[4] = {x0, x1, x2, x3};
+            for (int u = 0; u < 4; u++)
+                for (int k = 0; k < 4; k++)
+                    a[u][k] = acc ? LD_(op[u] + o + k * VW) : b ? LD_(b + o + k * VW) : zero;
+            const float *w = W + o;
+            for (int i = 0; i < IN; i++, w += ldw) {
+                const vecf_ w0 = LD_(w), w1 = LD_(w + VW), w2 = LD_(w + 2 * VW), w3 = LD_(w + 3 * VW);
+                for (int u = 0; u < 4; u++) {
+                    const float xu = xp[u][i];
+                    a[u][0] += xu * w0;
+                    a[u][1] += xu * w1;
+                    a[u][2] += xu * w2;
+                    a[u][3] += xu * w3;
+                }
+            }
+            for (int u = 0; u < 4; u++)
+                for (int k = 0; k < 4; k++) ST_(op[u] + o + k * VW, a[u][k]);
+        }
         for (; o + 2 * VW <= OUT; o += 2 * VW) {
             vecf_ a00, a01, a10, a11, a20, a21, a30, a31;
             if (acc) {
@@ -286,7 +312,26 @@ static void mm_dw_(const bp_ctx *c, float *dW, int ldd, const float *X, int ldx,
                 const int i0 = 4 * it;
                 if (i0 + 4 <= IN) {
                     float *d0 = dW + (size_t)i0 * ldd, *d1 = d0 + ldd, *d2 = d1 + ldd, *d3 = d2 + ldd;
+                    float *const dp[4] = {d0, d1, d2, d3};
                     int o = 0;
+                    for (; o + 4 * VW <= OUT; o += 4 * VW) {  // 4 x 4 vectors: 16 sums in registers
+                        vecf_ a[4][4];
+                        for (int u = 0; u < 4; u++)
+                            for (int k = 0; k < 4; k++) a[u][k] = LD_(dp[u] + o + k * VW);
+                        for (size_t n = n0; n < n1; n++) {
+                            const float *xn = X + n * ldx + i0, *yn = dY + n * ldy + o;
+                            const vecf_ y0 = LD_(yn), y1 = LD_(yn + VW), y2 = LD_(yn + 2 * VW), y3 = LD_(yn + 3 * VW);
+                            for (int u = 0; u < 4; u++) {
+                                const float xu = xn[u];
+                                a[u][0] += xu * y0;
+                                a[u][1] += xu * y1;
+                                a[u][2] += xu * y2;
+                                a[u][3] += xu * y3;
+                            }
+                        }
+                        for (int u = 0; u < 4; u++)
+                            for (int k = 0; k < 4; k++) ST_(dp[u] + o + k * VW, a[u][k]);
+                    }
                     for (; o + 2 * VW <= OUT; o += 2 * VW) {
                         vecf_ a00 = LD_(d0 + o), a01 = LD_(d0 + o + VW), a10 = LD_(d1 + o),
                               a11 = LD_(d1 + o + VW), a20 = LD_(d2 + o), a21 = LD_(d2 + o + VW),
@@ -447,6 +492,17 @@ static float gelu_grad_(float x) {
     return s + ((x * s) * oms) * (0x1.988454p+0f * (1.0f + (3.0f * 0.044715f) * (x * x)));
 }
 
+// Rows of F, vectorised (the lanes run mathf.h's scalar operations).
+static void gelu_row_(float *restrict h, const float *restrict x, int F) {
+    OMP_(omp simd)
+    for (int i = 0; i < F; i++) h[i] = lmic_geluf_(x[i]);
+}
+
+static void gelu_grad_row_(float *restrict d, const float *restrict x, int F) {
+    OMP_(omp simd)
+    for (int i = 0; i < F; i++) d[i] *= gelu_grad_(x[i]);
+}
+
 // --- rotary positions
 
 // Rotates (inverse = 0) or takes the gradient through the rotation
@@ -471,72 +527,143 @@ static void rope_(const lmic_model *m, const bp_ctx *c, float *x, int t, int inv
 }
 
 // --- attention
+//
+// Query rows are processed 4 at a time (a "row block"): the 4 rows share
+// every load of a key or value, and their sums run as 4 independent chains,
+// which hides the adder's latency. Blocking changes no bit: each row's sums
+// keep their own order, and a row past its last key only ever adds +0
+// (p[j] = 0 for j > t), which leaves a float unchanged.
 
-// Probabilities of query row t over keys 0..t of one head, forward.c's
-// operations: s[j] = (0 + q[0] k[0][j] + ...) * scale; mx = max; e = exp(s -
-// mx); sum in key order; p = e / sum. KT (hs, Tp) holds the keys transposed
-// (zero past T). p (Tp) gets p[j] for j <= t and 0 up to the end of the key
-// group. Returns the number of keys written (a multiple of KG).
-static int probs_(const bp_ctx *c, const float *q, const float *KT, int t, float *p) {
-    const int hs = c->hs, Tp = c->Tp, n = t + 1, ng = (n + KG - 1) / KG * KG;
-    const float scale = 1.0f / sqrtf((float)hs);
+// out[r][j] = 0 + X[r][0] MT[0][j] + X[r][1] MT[1][j] + ... (i order) for
+// rows r < nr and keys j < ng (a multiple of 2 VW); MT (hs, Tp).
+static void dots_(const bp_ctx *c, const float *const X[RBLK], int nr, const float *MT, int ng,
+                  float *const out[RBLK]) {
+    const int hs = c->hs, Tp = c->Tp;
     const vecf_ zero = {0};
-    for (int j = 0; j < ng; j += KG) {
-        vecf_ s0 = zero, s1 = zero, s2 = zero, s3 = zero;
-        const float *k = KT + j;
-        for (int i = 0; i < hs; i++, k += Tp) {
-            const float qi = q[i];
-            s0 += qi * LD_(k);
-            s1 += qi * LD_(k + VW);
-            s2 += qi * LD_(k + 2 * VW);
-            s3 += qi * LD_(k + 3 * VW);
+    for (int j = 0; j < ng; j += 2 * VW) {
+        vecf_ a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero;
+        const float *m = MT + j;
+        const float *x0 = X[0], *x1 = X[nr > 1 ? 1 : 0], *x2 = X[nr > 2 ? 2 : 0], *x3 = X[nr > 3 ? 3 : 0];
+        for (int i = 0; i < hs; i++, m += Tp) {
+            const vecf_ k0 = LD_(m), k1 = LD_(m + VW);
+            a00 += x0[i] * k0;
+            a01 += x0[i] * k1;
+            a10 += x1[i] * k0;
+            a11 += x1[i] * k1;
+            a20 += x2[i] * k0;
+            a21 += x2[i] * k1;
+            a30 += x3[i] * k0;
+            a31 += x3[i] * k1;
         }
-        ST_(p + j, s0 * scale);
-        ST_(p + j + VW, s1 * scale);
-        ST_(p + j + 2 * VW, s2 * scale);
-        ST_(p + j + 3 * VW, s3 * scale);
+        ST_(out[0] + j, a00);
+        ST_(out[0] + j + VW, a01);
+        if (nr > 1) ST_(out[1] + j, a10), ST_(out[1] + j + VW, a11);
+        if (nr > 2) ST_(out[2] + j, a20), ST_(out[2] + j + VW, a21);
+        if (nr > 3) ST_(out[3] + j, a30), ST_(out[3] + j + VW, a31);
     }
-    float mx = p[0];
-    for (int j = 1; j < n; j++) mx = p[j] > mx ? p[j] : mx;
-    OMP_(omp simd)
-    for (int j = 0; j < n; j++) p[j] = lmic_expf_k_(p[j] - mx);
-    float sum = 0.0f;
-    for (int j = 0; j < n; j++) sum += p[j];
-    for (int j = 0; j < n; j++) p[j] = p[j] / sum;
-    for (int j = n; j < ng; j++) p[j] = 0.0f;
+}
+
+// Attention probabilities of query rows t0 .. t0+nr-1 of one head, forward.c's
+// operations: s[j] = (0 + q[0] k[0][j] + ...) * scale; mx = max over j <= t;
+// e = exp(s - mx); sum in key order; p = e / sum. KT (hs, Tp) holds the keys
+// transposed (zero past T). P[r] gets row t0+r's p[j] for j <= t0+r and 0 from
+// there to the end of the key group. Returns that end (a multiple of KG).
+static int probs_(const bp_ctx *c, const float *const q[RBLK], int t0, int nr, const float *KT,
+                  float *const P[RBLK]) {
+    const int n_max = t0 + nr, ng = (n_max + KG - 1) / KG * KG;
+    const float scale = 1.0f / sqrtf((float)c->hs);
+    dots_(c, q, nr, KT, ng, P);
+    float sum[RBLK] = {0};
+    for (int r = 0; r < nr; r++) {
+        float *p = P[r];
+        const int n = t0 + r + 1;
+        for (int j = 0; j < ng; j++) p[j] *= scale;
+        // the max is exact in any order: lanes, then the tail
+        int j = 0;
+        float mx = p[0];
+        if (n >= VW) {
+            vecf_ m = LD_(p);
+            for (j = VW; j + VW <= n; j += VW) {
+                const vecf_ s = LD_(p + j);
+                VMAX_(m, s);
+            }
+            mx = m[0];
+            for (int u = 1; u < VW; u++) mx = m[u] > mx ? m[u] : mx;
+        }
+        for (; j < n; j++) mx = p[j] > mx ? p[j] : mx;
+        OMP_(omp simd)
+        for (int k = 0; k < n; k++) p[k] = lmic_expf_k_(p[k] - mx);
+        for (int k = n; k < ng; k++) p[k] = 0.0f;
+    }
+    // sums in key order, the rows' chains side by side (the +0 past a row's
+    // own last key changes nothing)
+    int j = 0;
+    if (nr == RBLK) {
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        const float *p0 = P[0], *p1 = P[1], *p2 = P[2], *p3 = P[3];
+        for (; j < t0 + 1; j++) s0 += p0[j], s1 += p1[j], s2 += p2[j], s3 += p3[j];
+        sum[0] = s0, sum[1] = s1, sum[2] = s2, sum[3] = s3;
+    }
+    for (int r = 0; r < nr; r++) {
+        float s = sum[r];
+        for (int k = j; k < t0 + r + 1; k++) s += P[r][k];
+        const int n = t0 + r + 1;
+        float *p = P[r];
+        OMP_(omp simd)
+        for (int k = 0; k < n; k++) p[k] = p[k] / s;
+    }
     return ng;
 }
 
-// out[i] (hs) = 0 + p[0] v[0][i] + p[1] v[1][i] + ... over n rows of v
-// (stride ld), key order; vectors over the channels i.
-static void pv_(const float *p, const float *v, int ld, int n, int hs, float *out) {
+// out[r][i] (hs) = 0 + P[r][0] v[0][i] + P[r][1] v[1][i] + ... over n rows of
+// v (stride ld), key order, for rows r < nr; vectors over the channels i.
+static void pv_(const bp_ctx *c, const float *const P[RBLK], int nr, const float *v, int ld, int n,
+                float *const out[RBLK]) {
+    const int hs = c->hs;
     const vecf_ zero = {0};
+    const float *p0 = P[0], *p1 = P[nr > 1 ? 1 : 0], *p2 = P[nr > 2 ? 2 : 0], *p3 = P[nr > 3 ? 3 : 0];
     int i = 0;
-    for (; i + 4 * VW <= hs; i += 4 * VW) {
+    for (; i + 2 * VW <= hs; i += 2 * VW) {
+        vecf_ a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero;
+        const float *vj = v + i;
+        for (int j = 0; j < n; j++, vj += ld) {
+            const vecf_ v0 = LD_(vj), v1 = LD_(vj + VW);
+            a00 += p0[j] * v0;
+            a01 += p0[j] * v1;
+            a10 += p1[j] * v0;
+            a11 += p1[j] * v1;
+            a20 += p2[j] * v0;
+            a21 += p2[j] * v1;
+            a30 += p3[j] * v0;
+            a31 += p3[j] * v1;
+        }
+        ST_(out[0] + i, a00);
+        ST_(out[0] + i + VW, a01);
+        if (nr > 1) ST_(out[1] + i, a10), ST_(out[1] + i + VW, a11);
+        if (nr > 2) ST_(out[2] + i, a20), ST_(out[2] + i + VW, a21);
+        if (nr > 3) ST_(out[3] + i, a30), ST_(out[3] + i + VW, a31);
+    }
+    for (; i + VW <= hs; i += VW) {
         vecf_ a0 = zero, a1 = zero, a2 = zero, a3 = zero;
         const float *vj = v + i;
         for (int j = 0; j < n; j++, vj += ld) {
-            a0 += p[j] * LD_(vj);
-            a1 += p[j] * LD_(vj + VW);
-            a2 += p[j] * LD_(vj + 2 * VW);
-            a3 += p[j] * LD_(vj + 3 * VW);
+            const vecf_ v0 = LD_(vj);
+            a0 += p0[j] * v0;
+            a1 += p1[j] * v0;
+            a2 += p2[j] * v0;
+            a3 += p3[j] * v0;
         }
-        ST_(out + i, a0);
-        ST_(out + i + VW, a1);
-        ST_(out + i + 2 * VW, a2);
-        ST_(out + i + 3 * VW, a3);
+        ST_(out[0] + i, a0);
+        if (nr > 1) ST_(out[1] + i, a1);
+        if (nr > 2) ST_(out[2] + i, a2);
+        if (nr > 3) ST_(out[3] + i, a3);
     }
-    for (; i + VW <= hs; i += VW) {
-        vecf_ a0 = zero;
-        const float *vj = v + i;
-        for (int j = 0; j < n; j++, vj += ld) a0 += p[j] * LD_(vj);
-        ST_(out + i, a0);
-    }
-    for (; i < hs; i++) {
-        float a = 0.0f;
-        for (int j = 0; j < n; j++) a += p[j] * v[(size_t)j * ld + i];
-        out[i] = a;
-    }
+    for (; i < hs; i++)
+        for (int r = 0; r < nr; r++) {
+            float a = 0.0f;
+            for (int j = 0; j < n; j++) a += P[r][j] * v[(size_t)j * ld + i];
+            out[r][i] = a;
+        }
 }
 
 // Transposes channel block [off, off + hs) of T rows of qkv (stride 3C) into
@@ -553,12 +680,22 @@ static void gather_t_(const bp_ctx *c, const float *rows, int off, float *XT) {
 // Causal attention of sequence b, head h: y rows (b, 0..T-1), channels of h.
 static void attn_fwd_(const bp_ctx *c, const float *qkv, float *y, int b, int h, float *scr) {
     const int T = c->T, C = c->C, hs = c->hs, ld = 3 * C;
+    const size_t pt = up16_((size_t)c->Tp);
     float *KT = scr, *p = KT + up16_((size_t)hs * c->Tp);
     const float *rows = qkv + (size_t)b * T * ld;
     gather_t_(c, rows, C + h * hs, KT);
-    for (int t = 0; t < T; t++) {
-        probs_(c, rows + (size_t)t * ld + h * hs, KT, t, p);
-        pv_(p, rows + 2 * C + h * hs, ld, t + 1, hs, y + ((size_t)b * T + t) * C + h * hs);
+    for (int t0 = 0; t0 < T; t0 += RBLK) {
+        const int nr = T - t0 < RBLK ? T - t0 : RBLK;
+        const float *q[RBLK];
+        float *P[RBLK], *out[RBLK];
+        for (int r = 0; r < RBLK; r++) {
+            const int t = t0 + (r < nr ? r : 0);
+            q[r] = rows + (size_t)t * ld + h * hs;
+            P[r] = p + (size_t)r * pt;
+            out[r] = y + ((size_t)b * T + t) * C + h * hs;
+        }
+        probs_(c, q, t0, nr, KT, P);
+        pv_(c, (const float *const *)P, nr, rows + 2 * C + h * hs, ld, t0 + nr, out);
     }
 }
 
@@ -567,51 +704,65 @@ static void attn_fwd_(const bp_ctx *c, const float *qkv, float *y, int b, int h,
 // with p recomputed by probs_: dp[j] = dy . v[j]; D = sum_j p[j] dp[j]; ds[j]
 // = p[j] (dp[j] - D) scale; dq = sum_j ds[j] k[j]; dk[j] += ds[j] q;
 // dv[j] += p[j] dy. dk and dv are summed over t = 0, 1, ... in order (in
-// transposed scratch, so the updates run along j in vectors).
+// transposed scratch, so the updates run along j in vectors; a row block's 4
+// terms are added one after another in registers: the same order).
 static void attn_bwd_(const bp_ctx *c, const float *qkv, const float *dy, float *dqkv, int b, int h,
                       float *scr) {
     const int T = c->T, C = c->C, hs = c->hs, Tp = c->Tp, ld = 3 * C;
-    const size_t blk = up16_((size_t)hs * Tp);
+    const size_t blk = up16_((size_t)hs * Tp), pt = up16_((size_t)Tp);
     float *KT = scr, *VT = KT + blk, *dKT = VT + blk, *dVT = dKT + blk;
-    float *p = dVT + blk, *dp = p + up16_((size_t)Tp);
+    float *pmem = dVT + blk, *dpmem = pmem + RBLK * pt;
     const float scale = 1.0f / sqrtf((float)hs);
     const float *rows = qkv + (size_t)b * T * ld;
     float *drows = dqkv + (size_t)b * T * ld;
     gather_t_(c, rows, C + h * hs, KT);
     gather_t_(c, rows, 2 * C + h * hs, VT);
     memset(dKT, 0, 2 * blk * sizeof *dKT);
-    for (int t = 0; t < T; t++) {
-        const float *q = rows + (size_t)t * ld + h * hs;
-        const float *dyt = dy + ((size_t)b * T + t) * C + h * hs;
-        const int n = t + 1, ng = probs_(c, q, KT, t, p);
-        const vecf_ zero = {0};
-        for (int j = 0; j < ng; j += KG) {  // dp[j] = 0 + dy[0] v[j][0] + dy[1] v[j][1] + ...
-            vecf_ s0 = zero, s1 = zero, s2 = zero, s3 = zero;
-            const float *v = VT + j;
-            for (int i = 0; i < hs; i++, v += Tp) {
-                const float di = dyt[i];
-                s0 += di * LD_(v);
-                s1 += di * LD_(v + VW);
-                s2 += di * LD_(v + 2 * VW);
-                s3 += di * LD_(v + 3 * VW);
-            }
-            ST_(dp + j, s0);
-            ST_(dp + j + VW, s1);
-            ST_(dp + j + 2 * VW, s2);
-            ST_(dp + j + 3 * VW, s3);
+    for (int t0 = 0; t0 < T; t0 += RBLK) {
+        const int nr = T - t0 < RBLK ? T - t0 : RBLK;
+        const float *q[RBLK], *dyr[RBLK];
+        float *P[RBLK], *DS[RBLK], *dq[RBLK];
+        for (int r = 0; r < RBLK; r++) {
+            const int t = t0 + (r < nr ? r : 0);
+            q[r] = rows + (size_t)t * ld + h * hs;
+            dyr[r] = dy + ((size_t)b * T + t) * C + h * hs;
+            dq[r] = drows + (size_t)t * ld + h * hs;
+            P[r] = pmem + (size_t)r * pt;
+            DS[r] = dpmem + (size_t)r * pt;
         }
-        float D = 0.0f;
-        for (int j = 0; j < n; j++) D += p[j] * dp[j];
-        for (int j = 0; j < ng; j++) dp[j] = (p[j] * (dp[j] - D)) * scale;  // ds; 0 past t
+        const int ng = probs_(c, q, t0, nr, KT, P);
+        dots_(c, dyr, nr, VT, ng, DS);  // dp[j] = 0 + dy[0] v[j][0] + dy[1] v[j][1] + ...
+        for (int r = 0; r < nr; r++) {
+            const float *p = P[r];
+            float *ds = DS[r], D = 0.0f;
+            for (int j = 0; j < t0 + r + 1; j++) D += p[j] * ds[j];
+            for (int j = 0; j < ng; j++) ds[j] = (p[j] * (ds[j] - D)) * scale;  // 0 past t
+        }
+        for (int r = nr; r < RBLK; r++) {  // a short last block: rows that add nothing
+            memset(P[r], 0, (size_t)ng * sizeof(float));
+            memset(DS[r], 0, (size_t)ng * sizeof(float));
+        }
+        const float *p0 = P[0], *p1 = P[1], *p2 = P[2], *p3 = P[3];
+        const float *s0 = DS[0], *s1 = DS[1], *s2 = DS[2], *s3 = DS[3];
         for (int i = 0; i < hs; i++) {
             float *dk = dKT + (size_t)i * Tp, *dv = dVT + (size_t)i * Tp;
-            const float qi = q[i], di = dyt[i];
+            const float q0 = q[0][i], q1 = q[1][i], q2 = q[2][i], q3 = q[3][i];
+            const float d0 = dyr[0][i], d1 = dyr[1][i], d2 = dyr[2][i], d3 = dyr[3][i];
             for (int j = 0; j < ng; j += VW) {
-                ST_(dk + j, LD_(dk + j) + LD_(dp + j) * qi);
-                ST_(dv + j, LD_(dv + j) + LD_(p + j) * di);
+                vecf_ k = LD_(dk + j), v = LD_(dv + j);
+                k += LD_(s0 + j) * q0;
+                v += LD_(p0 + j) * d0;
+                k += LD_(s1 + j) * q1;
+                v += LD_(p1 + j) * d1;
+                k += LD_(s2 + j) * q2;
+                v += LD_(p2 + j) * d2;
+                k += LD_(s3 + j) * q3;
+                v += LD_(p3 + j) * d3;
+                ST_(dk + j, k);
+                ST_(dv + j, v);
             }
         }
-        pv_(dp, rows + C + h * hs, ld, n, hs, drows + (size_t)t * ld + h * hs);  // dq
+        pv_(c, (const float *const *)DS, nr, rows + C + h * hs, ld, t0 + nr, dq);  // dq
     }
     for (int j = 0; j < T; j++)
         for (int i = 0; i < hs; i++) {
@@ -687,8 +838,8 @@ double bp_forward_(bp_ctx *c, const lmic_model *m, const uint8_t *tokens) {
             fin = a->lnB;
         }
         mm_(c, a->hpre, F, fin, C, w->w1, F, w->b1, 0, N, C, F);
-        OMP_(omp parallel for simd num_threads(nth) schedule(static) if (nth > 1))
-        for (size_t i = 0; i < N * F; i++) a->h[i] = lmic_geluf_(a->hpre[i]);
+        OMP_(omp parallel for num_threads(nth) schedule(static) if (nth > 1))
+        for (int64_t r = 0; r < (int64_t)N; r++) gelu_row_(a->h + (size_t)r * F, a->hpre + (size_t)r * F, F);
         mm_(c, a->res2, C, a->h, F, w->w2, C, w->b2, 0, N, F, C);
         const float *res = c->post ? a->lnA : a->res1;
         for (size_t i = 0; i < N * C; i++) a->res2[i] = res[i] + a->res2[i];
@@ -764,7 +915,8 @@ void bp_backward_(bp_ctx *c, const lmic_model *m, float *grads) {
         transpose_(c->wt, w->w2, C, F, C);
         mm_(c, c->dH, F, dres2, C, c->wt, F, NULL, 0, N, C, F);
         OMP_(omp parallel for num_threads(nth) schedule(static) if (nth > 1))
-        for (int64_t i = 0; i < (int64_t)(N * F); i++) c->dH[i] *= gelu_grad_(a->hpre[i]);
+        for (int64_t r = 0; r < (int64_t)N; r++)
+            gelu_grad_row_(c->dH + (size_t)r * F, a->hpre + (size_t)r * F, F);
         colsum_(c, G_(w->b1), c->dH, F, N, F);
         mm_dw_(c, G_(w->w1), F, fin, C, c->dH, F, N, C, F);
         transpose_(c->wt, w->w1, F, C, F);
