@@ -6,7 +6,8 @@
 # usage: bench/train_speed.sh [BUILD_DIR]   (default build; run from anywhere)
 #   environment: PRESETS ("200k 3.2m"), SEQS ("512 2048"), THREADS ("2"),
 #                BATCH (8), STEPS (lmic: 6), PY_STEPS (PyTorch: 3),
-#                PYTHON (/usr/bin/python3, Debian's, which has torch)
+#                PYTHON (/usr/bin/python3, Debian's, which has torch),
+#                APPEND=1 adds rows to the CSV instead of rewriting it
 #
 # Both train the same seeded model (`lmic model new --preset P --context T`)
 # on random windows of the same bytes (samples/speech16k through the
@@ -48,7 +49,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 torchv=$("$PY" -c "import torch; print(torch.__version__)")
 echo "train_speed: $cpu, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); lmic $("$LMIC" --version | cut -d' ' -f2), torch $torchv"
 "$LMIC" chunks --data librispeech --path samples/speech16k --keep-partial -o "$work/tokens.bin" -f 2>/dev/null
-echo "impl,preset,params,seq,batch,threads,steps,tokens_per_s,ratio,cpu,load,torch" > "$OUT"
+[ "${APPEND:-0}" = 1 ] && [ -s "$OUT" ] || echo "impl,preset,params,seq,batch,threads,steps,tokens_per_s,ratio,cpu,load,torch" > "$OUT"
 printf '%-8s %6s %5s %7s %14s %14s %7s\n' preset seq batch threads "lmic tok/s" "torch tok/s" ratio
 for P in $PRESETS; do
     for T in $SEQS; do

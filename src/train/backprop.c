@@ -49,7 +49,9 @@ static int nthr_(void) { return 1; }
 
 // Float vectors as in forward.c: lanes are independent elements, so the
 // width changes no bit.
-#ifdef __AVX__
+#if defined(__AVX512F__)
+#define VW 16
+#elif defined(__AVX__)
 #define VW 8
 #else
 #define VW 4
