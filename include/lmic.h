@@ -413,6 +413,116 @@ lmic_status lmic_trainer_save(lmic_trainer *t, lmic_buf *out);
 // checksum or inconsistent contents (nothing is trusted before the CRC).
 lmic_status lmic_trainer_load(const uint8_t *data, size_t size, int threads, lmic_trainer **out);
 
+// ----------------------------------------------------------------------------
+// Language-model compression (src/lmcodec.c): the paper's LM compressor.
+//
+// A chunk is 1 .. context tokens, coded alone from a fresh context (BOS at
+// its start): the model's log-probabilities become integer CDFs
+// (lmic_cdf_from_logp) that drive the arithmetic coder. The encoder scores
+// whole chunks at once (lmic_model_forward, chunks of equal length batched);
+// the decoder steps every chunk of a call through one KV-cache stepper, one
+// position at a time. The library guarantees that both paths give the same
+// float bits (rule 1), so the decoder rebuilds the encoder's CDFs exactly.
+// A chunk whose code would be no shorter than its tokens is stored raw
+// instead (LMIC_CHUNK_RAW), so no chunk ever grows.
+//
+// The coded stream carries no length and no checksum: the container records
+// each chunk's token count, payload size and mode, and checksums the tokens.
+// A damaged payload decodes to wrong tokens, never to a crash.
+//
+// Thread safety: any number of calls may share one model. `threads` >= 1
+// splits each forward pass or step; the output does not depend on it.
+
+typedef enum { LMIC_CHUNK_LM = 0, LMIC_CHUNK_RAW = 1 } lmic_chunk_mode;
+
+// Chunks the decoder steps together (one stepper lane each) per batch.
+#define LMIC_LM_BATCH 16
+
+// Compresses n chunks. tokens holds the chunks one after another; len[i]
+// (1 .. the model's context) is chunk i's token count. Each chunk's payload
+// is appended to `out` in order; size[i] receives its byte count and mode[i]
+// its lmic_chunk_mode (a raw payload is the tokens themselves).
+// LMIC_ERR_ARG for a bad length, LMIC_ERR_NOMEM. On error `out` keeps what
+// it had before the call.
+lmic_status lmic_lm_compress(const lmic_model *m, const uint8_t *tokens, const size_t *len,
+                             size_t n, int threads, lmic_buf *out, size_t *size, uint8_t *mode);
+
+// Inverse of lmic_lm_compress: payload holds the n payloads one after
+// another (size[i] bytes each, mode[i] as compressed); chunk i's len[i]
+// tokens are written to `tokens`, one chunk after another. Chunks in LM mode
+// are decoded LMIC_LM_BATCH at a time in one stepper. LMIC_ERR_CORRUPT when
+// a raw chunk's size is not its length; LMIC_ERR_ARG, LMIC_ERR_NOMEM.
+lmic_status lmic_lm_decompress(const lmic_model *m, const uint8_t *payload, const size_t *size,
+                               const uint8_t *mode, const size_t *len, size_t n, int threads,
+                               uint8_t *tokens);
+
+// CRC-32 (zlib's polynomial) of n bytes, continuing from `crc` (start at 0).
+uint32_t lmic_crc32(uint32_t crc, const void *data, size_t n);
+
+// ----------------------------------------------------------------------------
+// The .lmic container (src/container.c; docs/format.md, ".lmic file"): a
+// header that says how to rebuild the source file, a chunk index, a CRC-32
+// over both, then the chunk payloads. This part reads and writes the header
+// and index only; tools/ does the audio.
+
+#define LMIC_FILE_VERSION 1
+
+// How the source's audio was turned into tokens.
+typedef enum {
+    LMIC_SOURCE_WAV = 0,        // a WAV file, restored byte for byte
+    LMIC_SOURCE_CONVERTED = 1,  // another format (FLAC, AIFF, ...): restored as WAV
+} lmic_source_kind;
+
+// One index entry: one LM-coded chunk, or a run of `count` consecutive raw
+// chunks (runs keep incompressible data within a few bytes of its size).
+typedef struct {
+    uint32_t count;   // chunks in this entry: 1 for LMIC_CHUNK_LM, >= 1 for raw
+    uint8_t mode;     // lmic_chunk_mode
+    uint64_t size;    // payload bytes
+    uint32_t crc;     // CRC-32 of the entry's tokens (the raw bytes, all chunks)
+} lmic_index_entry;
+
+typedef struct {
+    uint8_t model[16];        // fingerprint of the model that coded the chunks
+    uint32_t sample_rate;     // Hz
+    uint32_t channels;        // 1 .. LMIC_PCM_MAX_CHANNELS
+    uint32_t bits;            // bits per sample of the restored WAV: 8, 16, 24, 32
+    uint32_t is_float;        // 1: IEEE float32 samples (bits 32)
+    uint64_t frames;          // frames of audio
+    uint32_t source;          // lmic_source_kind
+    uint32_t depth;           // 0: native; 8: reduced to 8 bits (lossy: the
+                              // restored WAV is 8-bit)
+    uint32_t src_bits;        // the source's bits per sample before reduction
+    lmic_pcm_spec spec;       // tokenisation (spec.bits = bits)
+    uint32_t frames_per_chunk;
+    uint8_t md5[16];          // MD5 of the restored WAV's sample bytes
+    uint64_t prefix_size;     // WAV bytes before the sample bytes
+    uint64_t suffix_size;     // WAV bytes after them
+    const uint8_t *prefix, *suffix;  // (write: the caller's; read: point into
+                                     // the caller's data)
+    uint64_t nentries;
+    lmic_index_entry *entry;  // (write: the caller's; read: allocated, free
+                              // with lmic_file_info_free)
+} lmic_file_info;
+
+// Number of chunks (ceil(frames / frames_per_chunk)) and their token count.
+uint64_t lmic_file_chunks(const lmic_file_info *fi);
+size_t lmic_file_chunk_tokens(const lmic_file_info *fi, uint64_t chunk);
+
+// Appends the header and index (without payloads) to out.
+// LMIC_ERR_ARG for inconsistent fields (the entries must cover every chunk).
+lmic_status lmic_file_write_header(const lmic_file_info *fi, lmic_buf *out);
+// Parses the header and index at the start of data[0..size). *header_size
+// receives their length (payloads start there). Checks the magic, version,
+// header CRC and consistency (counts, sizes that fit in `size`) before
+// anything is trusted. LMIC_ERR_FORMAT: not an .lmic file; LMIC_ERR_UNSUPPORTED:
+// a newer version; LMIC_ERR_CORRUPT: damaged or truncated header, index or
+// payload area. On success the caller frees fi with lmic_file_info_free.
+lmic_status lmic_file_read_header(const uint8_t *data, size_t size, lmic_file_info *fi,
+                                  size_t *header_size);
+// Frees what lmic_file_read_header allocated. NULL-safe.
+void lmic_file_info_free(lmic_file_info *fi);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@ void test_loaders(void);
 void test_modelfile(void);
 void test_model(void);
 void test_train(void);
+void test_container(void);
 
 int main(int argc, char **argv) {
     if (argc > 1) test_filter_ = argv[1];
@@ -32,6 +33,7 @@ int main(int argc, char **argv) {
     test_modelfile();
     test_model();
     test_train();
+    test_container();
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir_);

@@ -1,0 +1,223 @@
+// container.c -- the .lmic file's header and chunk index (docs/format.md).
+//
+// Writing serialises lmic_file_info; reading parses it back and trusts
+// nothing before the header CRC matches and every field is consistent, so a
+// damaged or hostile file never makes the reader allocate much or index out
+// of bounds. The payloads that follow the index are the tools' business.
+#include "lmic.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RETURN_IF(cond, st) do { if (cond) return (st); } while (0)
+
+static const uint8_t magic_[8] = {'L', 'M', 'I', 'C', 'F', 'I', 'L', 'E'};
+#define FIXED_SIZE 124  // bytes before the WAV prefix
+#define MAX_FRAMES ((uint64_t)1 << 48)
+
+static void put32_(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static void put64_(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static uint32_t get32_(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64_(const uint8_t *p) { return (uint64_t)get32_(p) | (uint64_t)get32_(p + 4) << 32; }
+
+// LEB128: 7 bits a byte, low bits first.
+static lmic_status put_varint_(lmic_buf *b, uint64_t v) {
+    uint8_t tmp[10];
+    int n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7F);
+        v >>= 7;
+        if (v) tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    return lmic_buf_append(b, tmp, (size_t)n);
+}
+
+// Reads a varint from p[*pos..end); -1 when it runs past end or overflows.
+static int get_varint_(const uint8_t *p, size_t end, size_t *pos, uint64_t *v) {
+    uint64_t r = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*pos >= end) return -1;
+        uint8_t c = p[(*pos)++];
+        r |= (uint64_t)(c & 0x7F) << shift;
+        if (!(c & 0x80)) { *v = r; return 0; }
+    }
+    return -1;
+}
+
+uint64_t lmic_file_chunks(const lmic_file_info *fi) {
+    if (fi->frames_per_chunk == 0) return 0;
+    return (fi->frames + fi->frames_per_chunk - 1) / fi->frames_per_chunk;
+}
+
+size_t lmic_file_chunk_tokens(const lmic_file_info *fi, uint64_t chunk) {
+    uint64_t first = chunk * fi->frames_per_chunk;
+    if (first >= fi->frames) return 0;
+    uint64_t f = fi->frames - first;
+    if (f > fi->frames_per_chunk) f = fi->frames_per_chunk;
+    return (size_t)f * (size_t)lmic_pcm_frame_bytes(&fi->spec);
+}
+
+// The fields that do not depend on the index are consistent.
+static int fields_ok_(const lmic_file_info *fi) {
+    if (fi->channels < 1 || fi->channels > LMIC_PCM_MAX_CHANNELS) return 0;
+    if (fi->bits != 8 && fi->bits != 16 && fi->bits != 24 && fi->bits != 32) return 0;
+    if (fi->is_float > 1 || (fi->is_float && fi->bits != 32)) return 0;
+    if (fi->source > LMIC_SOURCE_CONVERTED || (fi->depth != 0 && fi->depth != 8)) return 0;
+    if (fi->depth == 8 && fi->bits != 8) return 0;
+    if (fi->src_bits < 1 || fi->src_bits > 64) return 0;
+    if (fi->frames > MAX_FRAMES || fi->frames_per_chunk < 1) return 0;
+    if (fi->spec.channels != (int)fi->channels || fi->spec.bits != (int)fi->bits) return 0;
+    if (fi->spec.layout == LMIC_LAYOUT_CHANNEL && fi->channels != 1) return 0;  // lossless only
+    if (lmic_pcm_check(&fi->spec) != LMIC_OK) return 0;
+    if ((uint64_t)fi->frames_per_chunk * (uint64_t)lmic_pcm_frame_bytes(&fi->spec) > (1u << 30)) return 0;
+    return 1;
+}
+
+lmic_status lmic_file_write_header(const lmic_file_info *fi, lmic_buf *out) {
+    RETURN_IF(!fi || !out || !fields_ok_(fi), LMIC_ERR_ARG);
+    RETURN_IF((fi->prefix_size && !fi->prefix) || (fi->suffix_size && !fi->suffix), LMIC_ERR_ARG);
+    RETURN_IF(fi->nentries && !fi->entry, LMIC_ERR_ARG);
+    // The entries must cover every chunk, and a raw entry's size is its tokens.
+    uint64_t nch = lmic_file_chunks(fi), c = 0;
+    for (uint64_t e = 0; e < fi->nentries; e++) {
+        const lmic_index_entry *x = &fi->entry[e];
+        RETURN_IF(x->count < 1 || x->mode > LMIC_CHUNK_RAW || c + x->count > nch, LMIC_ERR_ARG);
+        RETURN_IF(x->mode == LMIC_CHUNK_LM && (x->count != 1 || x->size == 0 ||
+                                               x->size >= lmic_file_chunk_tokens(fi, c)),
+                  LMIC_ERR_ARG);
+        if (x->mode == LMIC_CHUNK_RAW) {
+            uint64_t tok = 0;
+            for (uint32_t k = 0; k < x->count; k++) tok += lmic_file_chunk_tokens(fi, c + k);
+            RETURN_IF(x->size != tok, LMIC_ERR_ARG);
+        }
+        c += x->count;
+    }
+    RETURN_IF(c != nch, LMIC_ERR_ARG);
+    size_t out0 = out->size;
+    uint8_t h[FIXED_SIZE];
+    memset(h, 0, sizeof h);
+    memcpy(h, magic_, 8);
+    put32_(h + 8, LMIC_FILE_VERSION);
+    // h + 12: the header size, filled in below
+    memcpy(h + 16, fi->model, 16);
+    put32_(h + 32, fi->sample_rate);
+    put32_(h + 36, fi->channels);
+    put32_(h + 40, fi->bits);
+    put32_(h + 44, fi->is_float);
+    put64_(h + 48, fi->frames);
+    put32_(h + 56, fi->source);
+    put32_(h + 60, fi->depth);
+    put32_(h + 64, fi->src_bits);
+    put32_(h + 68, (uint32_t)fi->spec.layout);
+    put32_(h + 72, (uint32_t)fi->spec.channel);
+    put32_(h + 76, (uint32_t)(fi->spec.mid_side != 0));
+    put32_(h + 80, fi->frames_per_chunk);
+    memcpy(h + 84, fi->md5, 16);
+    put64_(h + 100, fi->prefix_size);
+    put64_(h + 108, fi->suffix_size);
+    put64_(h + 116, fi->nentries);
+    lmic_status st;
+    if ((st = lmic_buf_append(out, h, sizeof h)) != LMIC_OK) goto fail;
+    if ((st = lmic_buf_append(out, fi->prefix, fi->prefix_size)) != LMIC_OK) goto fail;
+    if ((st = lmic_buf_append(out, fi->suffix, fi->suffix_size)) != LMIC_OK) goto fail;
+    for (uint64_t e = 0; e < fi->nentries; e++) {
+        const lmic_index_entry *x = &fi->entry[e];
+        uint64_t v = x->mode == LMIC_CHUNK_LM ? x->size << 1 : ((uint64_t)x->count << 1) | 1;
+        uint8_t crc[4];
+        put32_(crc, x->crc);
+        if ((st = put_varint_(out, v)) != LMIC_OK) goto fail;
+        if ((st = lmic_buf_append(out, crc, 4)) != LMIC_OK) goto fail;
+    }
+    size_t hsize = out->size - out0 + 4;
+    if (hsize > UINT32_MAX) { st = LMIC_ERR_ARG; goto fail; }
+    put32_(out->data + out0 + 12, (uint32_t)hsize);
+    uint8_t crc[4];
+    put32_(crc, lmic_crc32(0, out->data + out0, out->size - out0));
+    if ((st = lmic_buf_append(out, crc, 4)) != LMIC_OK) goto fail;
+    return LMIC_OK;
+fail:
+    out->size = out0;
+    return st;
+}
+
+void lmic_file_info_free(lmic_file_info *fi) {
+    if (!fi) return;
+    free(fi->entry);
+    fi->entry = NULL;
+    fi->nentries = 0;
+}
+
+lmic_status lmic_file_read_header(const uint8_t *data, size_t size, lmic_file_info *fi,
+                                  size_t *header_size) {
+    RETURN_IF(!fi || !header_size || (size && !data), LMIC_ERR_ARG);
+    memset(fi, 0, sizeof *fi);
+    RETURN_IF(size < 8 || memcmp(data, magic_, 8) != 0, LMIC_ERR_FORMAT);
+    RETURN_IF(size < 16, LMIC_ERR_CORRUPT);
+    RETURN_IF(get32_(data + 8) != LMIC_FILE_VERSION, LMIC_ERR_UNSUPPORTED);
+    uint32_t H = get32_(data + 12);
+    RETURN_IF(H < FIXED_SIZE + 4 || H > size, LMIC_ERR_CORRUPT);
+    RETURN_IF(lmic_crc32(0, data, H - 4) != get32_(data + H - 4), LMIC_ERR_CORRUPT);
+    const uint8_t *h = data;
+    memcpy(fi->model, h + 16, 16);
+    fi->sample_rate = get32_(h + 32);
+    fi->channels = get32_(h + 36);
+    fi->bits = get32_(h + 40);
+    fi->is_float = get32_(h + 44);
+    fi->frames = get64_(h + 48);
+    fi->source = get32_(h + 56);
+    fi->depth = get32_(h + 60);
+    fi->src_bits = get32_(h + 64);
+    uint32_t layout = get32_(h + 68), channel = get32_(h + 72), ms = get32_(h + 76);
+    RETURN_IF(layout > LMIC_LAYOUT_CHANNEL || channel >= LMIC_PCM_MAX_CHANNELS || ms > 1,
+              LMIC_ERR_CORRUPT);
+    fi->spec = (lmic_pcm_spec){(int)(fi->channels <= LMIC_PCM_MAX_CHANNELS ? fi->channels : 0),
+                               (int)(fi->bits <= 32 ? fi->bits : 0), (lmic_layout)layout,
+                               (int)channel, (int)ms};
+    fi->frames_per_chunk = get32_(h + 80);
+    memcpy(fi->md5, h + 84, 16);
+    fi->prefix_size = get64_(h + 100);
+    fi->suffix_size = get64_(h + 108);
+    fi->nentries = get64_(h + 116);
+    RETURN_IF(!fields_ok_(fi), LMIC_ERR_CORRUPT);
+    uint64_t end = H - 4;
+    RETURN_IF(fi->prefix_size > end - FIXED_SIZE, LMIC_ERR_CORRUPT);
+    RETURN_IF(fi->suffix_size > end - FIXED_SIZE - fi->prefix_size, LMIC_ERR_CORRUPT);
+    fi->prefix = data + FIXED_SIZE;
+    fi->suffix = fi->prefix + fi->prefix_size;
+    size_t pos = FIXED_SIZE + (size_t)fi->prefix_size + (size_t)fi->suffix_size;
+    uint64_t nch = lmic_file_chunks(fi);
+    // Every entry takes at least 5 bytes: this bounds the allocation.
+    RETURN_IF(fi->nentries > nch || fi->nentries > (end - pos) / 5, LMIC_ERR_CORRUPT);
+    if (fi->nentries) {
+        fi->entry = calloc((size_t)fi->nentries, sizeof *fi->entry);
+        RETURN_IF(!fi->entry, LMIC_ERR_NOMEM);
+    }
+    uint64_t c = 0;
+    for (uint64_t e = 0; e < fi->nentries; e++) {
+        lmic_index_entry *x = &fi->entry[e];
+        uint64_t v;
+        if (get_varint_(data, end, &pos, &v) != 0 || end - pos < 4) goto corrupt;
+        x->crc = get32_(data + pos);
+        pos += 4;
+        x->mode = (uint8_t)(v & 1);
+        if (x->mode == LMIC_CHUNK_LM) {
+            x->count = 1;
+            x->size = v >> 1;
+            if (c >= nch || x->size == 0 || x->size >= lmic_file_chunk_tokens(fi, c)) goto corrupt;
+        } else {
+            if ((v >> 1) < 1 || (v >> 1) > nch - c || (v >> 1) > UINT32_MAX) goto corrupt;
+            x->count = (uint32_t)(v >> 1);
+            for (uint32_t k = 0; k < x->count; k++) x->size += lmic_file_chunk_tokens(fi, c + k);
+        }
+        c += x->count;
+    }
+    if (c != nch || pos != end) goto corrupt;
+    *header_size = H;
+    return LMIC_OK;
+corrupt:
+    lmic_file_info_free(fi);
+    return LMIC_ERR_CORRUPT;
+}

@@ -1,0 +1,168 @@
+// test_container.c -- the LM compressor (src/lmcodec.c) and the .lmic
+// header and index (src/container.c).
+#include <stdint.h>
+
+#include "lmic.h"
+#include "test.h"
+
+// A tiny random model whose output biases favour the bytes 0, 1 and 2, so
+// that it compresses such data: saved, patched (bout, fingerprint, CRC) and
+// loaded again.
+static lmic_model *tiny_model_(int context, uint64_t seed) {
+    lmic_model_config c = {16, 1, 2, 4, context, LMIC_POS_SINUSOIDAL, LMIC_NORM_POST};
+    lmic_model *m = NULL, *m2 = NULL;
+    lmic_buf b = {0};
+    if (lmic_model_new_random(&c, seed, &m) != LMIC_OK || lmic_model_save(m, 0, &b) != LMIC_OK)
+        goto done;
+    size_t N = lmic_model_num_params(m);
+    uint8_t *bout = b.data + 68 + 4 * (N - LMIC_VOCAB);
+    for (int v = 0; v < 3; v++) {
+        float f = 6.0f;
+        memcpy(bout + 4 * v, &f, 4);
+    }
+    lmic_md5 md5;
+    lmic_md5_init(&md5);
+    lmic_md5_update(&md5, b.data + 16, 28);
+    lmic_md5_update(&md5, b.data + 68, 4 * N);
+    lmic_md5_final(&md5, b.data + 52);
+    uint32_t crc = lmic_crc32(0, b.data, b.size - 4);
+    for (int i = 0; i < 4; i++) b.data[b.size - 4 + i] = (uint8_t)(crc >> (8 * i));
+    lmic_model_load(b.data, b.size, &m2);
+done:
+    lmic_buf_free(&b);
+    lmic_model_free(m);
+    return m2;
+}
+
+// Chunks of mixed lengths (more than one decoder batch, a partial one, runs
+// of equal lengths and lone ones), skewed bytes (LM mode) and random bytes
+// (raw mode): decompress(compress(x)) == x, 1 and 3 threads alike.
+static void test_lm_roundtrip(void) {
+    lmic_model *m = tiny_model_(64, 7);
+    CHECK(m);
+    enum { N = 37 };
+    size_t len[N], total = 0;
+    for (int i = 0; i < N; i++) {
+        len[i] = i < 20 ? 64 : (i % 5 == 0 ? 1 : 17 + (size_t)i);
+        total += len[i];
+    }
+    uint8_t *tok = malloc(total), *back = malloc(total);
+    CHECK(tok && back);
+    uint64_t rng = 99;
+    size_t off = 0;
+    for (int i = 0; i < N; i++) {
+        for (size_t t = 0; t < len[i]; t++) {
+            uint64_t r = lmic_rng_next(&rng);
+            // Chunks 3 and 30 are random; the rest use a handful of values.
+            tok[off + t] = (i == 3 || i == 30) ? (uint8_t)r : (uint8_t)(r % 3);
+        }
+        off += len[i];
+    }
+    size_t size[N], size2[N];
+    uint8_t mode[N], mode2[N];
+    lmic_buf out = {0}, out2 = {0};
+    CHECK_OK(lmic_lm_compress(m, tok, len, N, 1, &out, size, mode));
+    CHECK_OK(lmic_lm_compress(m, tok, len, N, 3, &out2, size2, mode2));
+    CHECK(out.size == out2.size && memcmp(out.data, out2.data, out.size) == 0);
+    int raw = 0, lm = 0;
+    for (int i = 0; i < N; i++) {
+        if (mode[i] == LMIC_CHUNK_RAW) { raw++; CHECK(size[i] == len[i]); }
+        else { lm++; CHECK(size[i] < len[i]); }
+    }
+    CHECKF(raw >= 2 && lm >= 20, "raw %d lm %d", raw, lm);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        memset(back, 0xAA, total);
+        CHECK_OK(lmic_lm_decompress(m, out.data, size, mode, len, N, threads, back));
+        CHECK(memcmp(back, tok, total) == 0);
+    }
+    // A raw chunk whose size is not its length is refused.
+    size[3]--;
+    CHECK(lmic_lm_decompress(m, out.data, size, mode, len, N, 1, back) == LMIC_ERR_CORRUPT);
+    // A chunk longer than the context is refused.
+    size_t big = 65;
+    CHECK(lmic_lm_compress(m, tok, &big, 1, 1, &out, size, mode) == LMIC_ERR_ARG);
+    lmic_buf_free(&out);
+    lmic_buf_free(&out2);
+    free(tok);
+    free(back);
+    lmic_model_free(m);
+}
+
+static void test_crc32(void) {
+    CHECK(lmic_crc32(0, "123456789", 9) == 0xCBF43926u);
+    CHECK(lmic_crc32(lmic_crc32(0, "1234", 4), "56789", 5) == 0xCBF43926u);
+}
+
+static lmic_file_info sample_info_(lmic_index_entry *e) {
+    static const uint8_t prefix[44] = "RIFF....WAVEfmt ";
+    static const uint8_t suffix[3] = {1, 2, 3};
+    lmic_file_info fi;
+    memset(&fi, 0, sizeof fi);
+    for (int i = 0; i < 16; i++) fi.model[i] = (uint8_t)i, fi.md5[i] = (uint8_t)(255 - i);
+    fi.sample_rate = 44100;
+    fi.channels = 2;
+    fi.bits = 16;
+    fi.frames = 1001;
+    fi.src_bits = 16;
+    fi.spec = (lmic_pcm_spec){2, 16, LMIC_LAYOUT_PLANAR, 0, 1};
+    fi.frames_per_chunk = 250;  // 5 chunks, the last of 1 frame
+    fi.prefix = prefix;
+    fi.prefix_size = sizeof prefix;
+    fi.suffix = suffix;
+    fi.suffix_size = sizeof suffix;
+    // 5 chunks: LM, a raw run of 3, LM (the last chunk: 1 frame, 4 tokens).
+    e[0] = (lmic_index_entry){1, LMIC_CHUNK_LM, 700, 0x11111111u};
+    e[1] = (lmic_index_entry){3, LMIC_CHUNK_RAW, 3000, 0x22222222u};
+    e[2] = (lmic_index_entry){1, LMIC_CHUNK_LM, 3, 0x33333333u};
+    fi.entry = e;
+    fi.nentries = 3;
+    return fi;
+}
+
+static void test_header_roundtrip(void) {
+    lmic_index_entry e[3];
+    lmic_file_info fi = sample_info_(e);
+    CHECK(lmic_file_chunks(&fi) == 5);
+    CHECK(lmic_file_chunk_tokens(&fi, 0) == 1000 && lmic_file_chunk_tokens(&fi, 4) == 4);
+    lmic_buf b = {0};
+    CHECK_OK(lmic_file_write_header(&fi, &b));
+    lmic_file_info r;
+    size_t hs;
+    CHECK_OK(lmic_file_read_header(b.data, b.size, &r, &hs));
+    CHECK(hs == b.size);
+    CHECK(memcmp(r.model, fi.model, 16) == 0 && memcmp(r.md5, fi.md5, 16) == 0);
+    CHECK(r.sample_rate == 44100 && r.channels == 2 && r.bits == 16 && r.frames == 1001);
+    CHECK(r.spec.layout == LMIC_LAYOUT_PLANAR && r.spec.mid_side == 1);
+    CHECK(r.prefix_size == 44 && memcmp(r.prefix, fi.prefix, 44) == 0);
+    CHECK(r.suffix_size == 3 && memcmp(r.suffix, fi.suffix, 3) == 0);
+    CHECK(r.nentries == 3);
+    for (int i = 0; i < 3; i++)
+        CHECK(r.entry[i].count == e[i].count && r.entry[i].mode == e[i].mode &&
+              r.entry[i].size == e[i].size && r.entry[i].crc == e[i].crc);
+    lmic_file_info_free(&r);
+    // Every single-bit flip and every truncation is refused.
+    for (size_t i = 0; i < b.size; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            b.data[i] ^= (uint8_t)(1 << bit);
+            lmic_status st = lmic_file_read_header(b.data, b.size, &r, &hs);
+            b.data[i] ^= (uint8_t)(1 << bit);
+            CHECKF(st != LMIC_OK, "flip byte %zu bit %d accepted", i, bit);
+        }
+    }
+    for (size_t n = 0; n < b.size; n++)
+        CHECKF(lmic_file_read_header(b.data, n, &r, &hs) != LMIC_OK, "truncated to %zu accepted", n);
+    // A foreign file and a newer version say so.
+    CHECK(lmic_file_read_header((const uint8_t *)"RIFF1234WAVE", 12, &r, &hs) == LMIC_ERR_FORMAT);
+    b.data[8] = 2;
+    CHECK(lmic_file_read_header(b.data, b.size, &r, &hs) == LMIC_ERR_UNSUPPORTED);
+    // Entries that do not cover the chunks are not written.
+    fi.nentries = 2;
+    CHECK(lmic_file_write_header(&fi, &b) == LMIC_ERR_ARG);
+    lmic_buf_free(&b);
+}
+
+void test_container(void) {
+    RUN(test_crc32);
+    RUN(test_lm_roundtrip);
+    RUN(test_header_roundtrip);
+}
