@@ -3,7 +3,7 @@
 # no -ffast-math / -Ofast, and -ffp-contract=off so no build fuses a*b+c.
 
 CC       ?= cc
-OPT      ?= -O2
+OPT      ?= -O3 -march=native  # bit-identical to any other build (rule 1); `make OPT=-O2` for a portable binary
 PKGS     := sndfile flac zlib liblzma libpng
 DETFLAGS := -ffp-contract=off -fno-fast-math
 CFLAGS   ?= $(OPT) -g
