@@ -124,9 +124,13 @@ lmic_status bp_new_(const lmic_model_config *cfg, int B, int T, int nth, bp_ctx 
     wmax *= C > F ? C : F;
     c->att_per = 4 * up16_((size_t)c->hs * c->Tp) + 2 * RBLK * up16_((size_t)c->Tp);
     size_t ng = 4 * nc + nf + up16_(N * 3 * C) + up16_(C * 3 * C) + up16_(wmax) + (size_t)nth * c->att_per;
-    c->mem = calloc(ng, sizeof(float));
+    c->mem = malloc(ng * sizeof(float));
     c->inp = malloc(2 * N);
     if (!c->act || !c->mem || !c->inp) { bp_free_(c); return LMIC_ERR_NOMEM; }
+    // Touch every page now, so that the first step does not pay the page
+    // faults (and so that a machine short of memory fails here, not later).
+    memset(c->act, 0, na * sizeof(float));
+    memset(c->mem, 0, ng * sizeof(float));
     c->tgt = c->inp + N;
     float *p = c->act;
     c->x0 = p; p += nc;
