@@ -101,6 +101,11 @@ if ls "$T"/none.bin* >/dev/null 2>&1; then bad chunks_no_partial_output; else ok
 "$LMIC" model new --preset dm-default --seed 0 --context 64 -o "$T/m.lmm" 2>/dev/null && ok model_new || bad model_new
 "$LMIC" model info "$T/m.lmm" > "$T/info" 2>&1 && grep -q '^parameters:  231936$' "$T/info" \
   && grep -q '^fingerprint: [0-9a-f]\{32\}$' "$T/info" && ok model_info || bad model_info "$(cat "$T/info")"
+# The fingerprint announced by model new is the one the file holds (float16 too).
+"$LMIC" model new --preset 200k --seed 1 --context 64 --f16 -o "$T/h.lmm" 2> "$T/new" \
+  && [ "$(sed -n 's/.*fingerprint \([0-9a-f]*\).*/\1/p' "$T/new")" = \
+       "$("$LMIC" model info "$T/h.lmm" | sed -n 's/^fingerprint: //p')" ] \
+  && ok model_new_f16_fingerprint || bad model_new_f16_fingerprint "$(cat "$T/new")"
 expect_error model_no_overwrite 1 'file exists' -- "$LMIC" model new --preset 200k -o "$T/m.lmm"
 if "$LMIC" score --model "$T/m.lmm" --chunk-size 64 --num-chunks 4 --json > "$T/score" && python3 -c '
 import json, sys

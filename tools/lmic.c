@@ -366,8 +366,13 @@ static int cmd_model_(int argc, char **argv) {
             die_("%s: write error: %s", o.out, strerror(e));
         }
         out_commit_(&out);
+        // Name the model the file holds: float16 storage has its own fingerprint.
+        lmic_model *saved;
+        if ((st = lmic_model_load(b.data, b.size, &saved)) != LMIC_OK)
+            die_("model new: %s", lmic_strerror(st));
         char fp[33];
-        lmic_model_fingerprint(m, fp);
+        lmic_model_fingerprint(saved, fp);
+        lmic_model_free(saved);
         fprintf(stderr, "lmic: %s: %zu parameters, seed %llu, fingerprint %s\n", o.out,
                 lmic_model_num_params(m), (unsigned long long)o.lo.seed, fp);
         lmic_buf_free(&b);
