@@ -175,7 +175,11 @@ static void test_train_gradcheck_finite_differences(void) {
                     D[u] = (lp - lm) / ((double)(w0 + h) - (double)(w0 - h));
                 }
                 const double fd = (4.0 * D[0] - D[1]) / 3.0;  // Richardson: error O(h^4)
-                if (getenv("GC_DEBUG") && ti == atoi(getenv("GC_DEBUG"))) fprintf(stderr, "    k%d t%d i%zu fd %.6g g %.6g D %.6g %.6g\n", k, ti, idx[j], fd, g[idx[j]], D[0], D[1]);
+                // LMIC_GRADCHECK_TENSOR=i prints tensor i's entries (debugging)
+                const char *dbg = getenv("LMIC_GRADCHECK_TENSOR");
+                if (dbg && ti == atoi(dbg))
+                    fprintf(stderr, "    config %d tensor %d entry %zu: fd %.6g g %.6g (D(h) %.6g, D(2h) %.6g)\n",
+                            k, ti, idx[j], fd, (double)g[idx[j]], D[0], D[1]);
                 dd += (fd - g[idx[j]]) * (fd - g[idx[j]]);
                 gg += (double)g[idx[j]] * g[idx[j]];
             }
