@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# tests/train_cli.sh BUILD_DIR -- `lmic train` end to end: resume equivalence
+# tests/train_cli.sh BUILD_DIR [BUILD_DIR2] -- `lmic train` end to end: resume equivalence
 # (2N steps == N steps, checkpoint, --resume to 2N; model files compared with
 # cmp), thread-count independence, SIGINT writes a checkpoint that resumes, a
 # damaged checkpoint is refused, the trained model is a normal model file
-# (`lmic model info`, `lmic score`), usage errors.
+# (`lmic model info`, `lmic score`), usage errors. With a second build (other
+# compiler or flags, e.g. `make B=build-o2 OPT=-O2`), the two builds must train
+# identical models.
 # Last line: "train_cli: N passed, M failed".
 set -u
 B=${1:-build}
 case $B in /*) ;; *) B=$PWD/$B ;; esac
+B2=${2:-}
+case $B2 in /*|"") ;; *) B2=$PWD/$B2 ;; esac
 cd "$(dirname "$0")/.." || exit 1
 LMIC=$B/lmic
 tmp=$(mktemp -d /tmp/lmic-train-cli.XXXXXX)
@@ -25,6 +29,10 @@ check "resume 4 -> 8 on 2 threads" "$LMIC" train $A --steps 8 --threads 2 --resu
 check "resumed model == uninterrupted model (cmp)" cmp "$tmp/full.lmic" "$tmp/res.lmic"
 check "8 steps on 2 threads" "$LMIC" train $A --steps 8 --threads 2 -o "$tmp/full2.lmic"
 check "2 threads == 1 thread (cmp)" cmp "$tmp/full.lmic" "$tmp/full2.lmic"
+if [ -n "$B2" ]; then
+    check "8 steps, second build" "$B2/lmic" train $A --steps 8 --threads 2 -o "$tmp/other.lmic"
+    check "second build == first build (cmp)" cmp "$tmp/full.lmic" "$tmp/other.lmic"
+fi
 check "trained model: model info" "$LMIC" model info "$tmp/full.lmic"
 check "trained model: score" "$LMIC" score --model "$tmp/full.lmic" --data librispeech --path samples/speech16k --chunk-size 128
 
