@@ -41,7 +41,7 @@ static const char *usage_ =
     "  output:   [--print-every K (10)] [-f]\n"
     "  loader:   --chunk-size N --num-chunks N --depth 8|16|native --layout L --stereo ms|lr\n";
 
-static void die_usage_(const char *fmt, ...) {
+_Noreturn static void die_usage_(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "lmic: error: ");
@@ -51,7 +51,7 @@ static void die_usage_(const char *fmt, ...) {
     exit(2);
 }
 
-static void die_(const char *fmt, ...) {
+_Noreturn static void die_(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "lmic: error: ");
@@ -285,7 +285,7 @@ static void write_file_(const char *path, const void *data, size_t n) {
     int fd = mkstemp(tmp);
     mode_t mask = umask(0);
     umask(mask);
-    FILE *f;
+    FILE *f = NULL;
     if (fd < 0 || fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "wb")))
         die_("%s: cannot create: %s", path, strerror(errno));
     int ok = fwrite(data, 1, n, f) == n;
