@@ -36,10 +36,26 @@ $(B)/%.o: %.c $(wildcard include/*.h) $(wildcard tools/*.h) $(wildcard tests/*.h
 $(B)/liblmic.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(B)/lmic: $(B)/tools/lmic.o $(TOOL_OBJ) $(B)/liblmic.a
+# The built-in model: models/default.lmm as a C array (od and awk, no other
+# generator), linked into the tool.
+MODEL_OBJ := $(B)/gen/default_model.o
+$(B)/gen/default_model.c: models/default.lmm
+	@mkdir -p $(dir $@)
+	@{ echo '// generated from $< by the Makefile: do not edit'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'const unsigned char lmic_default_model_data[] = {'; \
+	  od -An -v -tu1 $< | awk '{ s = ""; for (i = 1; i <= NF; i++) s = s $$i ","; print s }'; \
+	  echo '};'; \
+	  echo 'const size_t lmic_default_model_size = sizeof lmic_default_model_data;'; } > $@.tmp
+	@mv $@.tmp $@
+
+$(MODEL_OBJ): $(B)/gen/default_model.c
+	$(CC) $(CFLAGS) $(LMIC_CFLAGS) -c $< -o $@
+
+$(B)/lmic: $(B)/tools/lmic.o $(TOOL_OBJ) $(MODEL_OBJ) $(B)/liblmic.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/test_lmic: $(TEST_OBJ) $(TOOL_OBJ) $(B)/liblmic.a
+$(B)/test_lmic: $(TEST_OBJ) $(TOOL_OBJ) $(MODEL_OBJ) $(B)/liblmic.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # All tests: unit tests, then the CLI tests. Exits non-zero on any failure.

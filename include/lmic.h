@@ -479,7 +479,7 @@ typedef struct {
     uint32_t count;   // chunks in this entry: 1 for LMIC_CHUNK_LM, >= 1 for raw
     uint8_t mode;     // lmic_chunk_mode
     uint64_t size;    // payload bytes
-    uint32_t crc;     // CRC-32 of the entry's tokens (the raw bytes, all chunks)
+    uint32_t crc;     // CRC-32 of the entry's payload bytes followed by its tokens
 } lmic_index_entry;
 
 typedef struct {

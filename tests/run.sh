@@ -6,6 +6,8 @@
 #   parity      tests/parity.sh: the C model against the PyTorch reference
 #   crossbuild  tests/crossbuild.sh: gcc -O0 vs clang -O3 -march=native, threads,
 #               batch, whole vs incremental: identical CDFs
+#   codec       tests/codec_cli.sh: compress/decompress/test/info round trips,
+#               damage, and .lmic files across the two builds crossbuild made
 set -u
 B=${1:-build}
 pass=0; fail=0
@@ -26,5 +28,6 @@ suite "$B/test_lmic"
 suite bash tests/cli.sh "$B"
 suite bash tests/parity.sh "$B"
 suite bash tests/crossbuild.sh
+suite bash tests/codec_cli.sh "$B"
 echo "total: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

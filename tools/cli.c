@@ -1,0 +1,110 @@
+// cli.c -- what the lmic commands share (cli.h).
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void die_usage_(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lmic: error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'lmic --help')\n");
+    va_end(ap);
+    exit(2);
+}
+
+void die_(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lmic: error: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+long long parse_int_(const char *opt, const char *s, long long lo, long long hi) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        die_usage_("%s: '%s' is not an integer in [%lld, %lld]", opt, s, lo, hi);
+    return v;
+}
+
+// --- output files: written to PATH.tmp-XXXXXX and renamed into place only
+// when complete, so a failure never leaves a partial file ("-" = stdout).
+
+void out_open_(out_file *o, const char *path, int force) {
+    memset(o, 0, sizeof *o);
+    o->path = path;
+    if (!strcmp(path, "-")) { o->f = stdout; o->is_stdout = 1; return; }
+    struct stat st;
+    if (!force && stat(path, &st) == 0) die_("%s: file exists (use -f to overwrite)", path);
+    snprintf(o->tmp, sizeof o->tmp, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(o->tmp);
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fd < 0 || fchmod(fd, 0666 & ~mask) != 0 || !(o->f = fdopen(fd, "wb"))) {
+        int e = errno;
+        if (fd >= 0) { close(fd); unlink(o->tmp); }
+        die_("%s: cannot create: %s", path, strerror(e));
+    }
+}
+
+// Removes the temporary file after a failure.
+void out_abort_(out_file *o) {
+    if (o->is_stdout) return;
+    fclose(o->f);
+    unlink(o->tmp);
+}
+
+// Flushes, closes and renames into place; on failure dies with the reason.
+void out_commit_(out_file *o) {
+    if (o->is_stdout) {
+        if (fflush(stdout) != 0) die_("standard output: write error: %s", strerror(errno));
+        return;
+    }
+    int bad = ferror(o->f);
+    bad |= fclose(o->f) != 0;
+    if (bad || rename(o->tmp, o->path) != 0) {
+        int e = errno;
+        unlink(o->tmp);
+        die_("%s: write error: %s", o->path, strerror(e));
+    }
+}
+
+const char *model_error_(lmic_status st) {
+    switch (st) {
+    case LMIC_ERR_FORMAT: return "not an lmic model file";
+    case LMIC_ERR_UNSUPPORTED: return "unsupported model file version or storage type";
+    case LMIC_ERR_CORRUPT: return "corrupt or truncated model file (checksum or contents do not match)";
+    default: return lmic_strerror(st);
+    }
+}
+
+// Reads and loads a model file; exits with one line on any failure.
+lmic_model *load_model_(const char *path, int *f16) {
+    FILE *f = fopen(path, "rb");
+    if (!f) die_("%s: %s", path, strerror(errno));
+    lmic_buf b = {0};
+    uint8_t tmp[1 << 16];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        if (lmic_buf_append(&b, tmp, n) != LMIC_OK) { fclose(f); die_("%s: out of memory", path); }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) die_("%s: read error", path);
+    lmic_model *m;
+    lmic_status st = lmic_model_load(b.data, b.size, &m);
+    if (f16) *f16 = b.size > 16 && b.data[12] == 1;
+    lmic_buf_free(&b);
+    if (st != LMIC_OK) die_("%s: %s", path, model_error_(st));
+    return m;
+}
+

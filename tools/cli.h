@@ -1,0 +1,40 @@
+// cli.h -- what the lmic commands share: dying with one line, integer
+// options, output files that appear only when complete, model loading.
+#ifndef LMIC_CLI_H
+#define LMIC_CLI_H
+
+#include <stdio.h>
+
+#include "lmic.h"
+
+// "lmic: error: ..." on stderr and exit 1 (die) or 2 (usage error, with a
+// pointer to --help).
+void die_(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void die_usage_(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+// s as an integer in [lo, hi]; a usage error names `opt` otherwise.
+long long parse_int_(const char *opt, const char *s, long long lo, long long hi);
+
+// Output files: written to PATH.tmp-XXXXXX and renamed into place only when
+// complete, so a failure never leaves a partial file ("-" = stdout).
+typedef struct {
+    FILE *f;
+    const char *path;
+    char tmp[4200];
+    int is_stdout;
+} out_file;
+
+// Opens; dies if `path` exists and !force, or cannot be created.
+void out_open_(out_file *o, const char *path, int force);
+// Removes the temporary file after a failure.
+void out_abort_(out_file *o);
+// Flushes, closes and renames into place; on failure dies with the reason.
+void out_commit_(out_file *o);
+
+// Reads and loads a model file; exits with one line on any failure. *f16
+// (may be NULL) says whether it stores float16.
+lmic_model *load_model_(const char *path, int *f16);
+// A one-line reason for a failed lmic_model_load.
+const char *model_error_(lmic_status st);
+
+#endif

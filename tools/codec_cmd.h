@@ -1,0 +1,18 @@
+// codec_cmd.h -- `lmic compress`, `decompress`, `test` and `info`: audio
+// files <-> .lmic files (docs/format.md).
+#ifndef LMIC_CODEC_CMD_H
+#define LMIC_CODEC_CMD_H
+
+#include "lmic.h"
+
+// Each takes main's argc/argv (argv[1] is the command) and returns the exit
+// status; usage errors and failures exit with one line on stderr.
+int cmd_compress(int argc, char **argv);
+int cmd_decompress(int argc, char **argv);  // also `test` (argv[1] == "test")
+int cmd_info(int argc, char **argv);
+
+// The model built into the binary (models/default.lmm): loaded on first use,
+// or exits with one line. *name receives its description.
+const lmic_model *default_model(const char **name);
+
+#endif
