@@ -60,6 +60,14 @@ size_t lmic_file_chunk_tokens(const lmic_file_info *fi, uint64_t chunk) {
     return (size_t)f * (size_t)lmic_pcm_frame_bytes(&fi->spec);
 }
 
+// Tokens in chunks first .. first+count-1 (in range): every chunk but the
+// file's last is full. O(1), so a hostile run count costs nothing.
+static uint64_t run_tokens_(const lmic_file_info *fi, uint64_t first, uint64_t count) {
+    uint64_t full = (uint64_t)lmic_file_chunk_tokens(fi, 0), last = lmic_file_chunks(fi) - 1;
+    if (first + count - 1 < last) return count * full;
+    return (count - 1) * full + lmic_file_chunk_tokens(fi, last);
+}
+
 // The fields that do not depend on the index are consistent.
 static int fields_ok_(const lmic_file_info *fi) {
     if (fi->channels < 1 || fi->channels > LMIC_PCM_MAX_CHANNELS) return 0;
@@ -88,11 +96,7 @@ lmic_status lmic_file_write_header(const lmic_file_info *fi, lmic_buf *out) {
         RETURN_IF(x->mode == LMIC_CHUNK_LM && (x->count != 1 || x->size == 0 ||
                                                x->size >= lmic_file_chunk_tokens(fi, c)),
                   LMIC_ERR_ARG);
-        if (x->mode == LMIC_CHUNK_RAW) {
-            uint64_t tok = 0;
-            for (uint32_t k = 0; k < x->count; k++) tok += lmic_file_chunk_tokens(fi, c + k);
-            RETURN_IF(x->size != tok, LMIC_ERR_ARG);
-        }
+        RETURN_IF(x->mode == LMIC_CHUNK_RAW && x->size != run_tokens_(fi, c, x->count), LMIC_ERR_ARG);
         c += x->count;
     }
     RETURN_IF(c != nch, LMIC_ERR_ARG);
@@ -210,7 +214,7 @@ lmic_status lmic_file_read_header(const uint8_t *data, size_t size, lmic_file_in
         } else {
             if ((v >> 1) < 1 || (v >> 1) > nch - c || (v >> 1) > UINT32_MAX) goto corrupt;
             x->count = (uint32_t)(v >> 1);
-            for (uint32_t k = 0; k < x->count; k++) x->size += lmic_file_chunk_tokens(fi, c + k);
+            x->size = run_tokens_(fi, c, x->count);
         }
         c += x->count;
     }

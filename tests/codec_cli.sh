@@ -174,6 +174,10 @@ def pcm(p):
 a, b = pcm(sys.argv[1]), pcm(sys.argv[2])
 assert a and a == b, (len(a or b""), len(b or b""))
 PY
+  # By default x.flac.lmic decompresses to x.wav (it holds a WAV now).
+  mkdir -p "$T/fl"; cp "$T/f.flac.lmic" "$T/fl/g.flac.lmic"
+  "$LMIC" decompress -q --model "$M" "$T/fl/g.flac.lmic" && cmp -s "$T/fl/g.wav" "$T/f.back.wav" \
+    && ok "flac in: x.flac.lmic -> x.wav" || bad "flac in: default name"
 else ok "flac in (no flac tool: skipped)"; fi
 
 # --- standard input and output, several files, -f
@@ -192,6 +196,14 @@ expect_error "layout channel on stereo" 1 "not lossless" -- "$LMIC" compress --m
 expect_error "model mismatch" 1 "compressed with model [0-9a-f]\{32\}, but the model in use .* is [0-9a-f]\{32\}" \
   -- "$LMIC" test --model "$T/other.lmm" "$T/s.wav.lmic"
 expect_error "not an lmic file" 1 "not an .lmic file" -- "$LMIC" test --model "$M" "$T/s.wav"
+
+# Unwritable outputs: a clean error, nothing left behind.
+expect_error "unwritable output" 1 "cannot create" -- "$LMIC" compress --model "$M" "$T/s.wav" -o /nonexistent/dir/x.lmic
+if [ -w /dev/full ]; then
+  "$LMIC" compress -q -f --model "$M" -c "$T/s.wav" >/dev/full 2>"$T/err"; rc=$?
+  [ $rc -eq 1 ] && grep -q "standard output: write error" "$T/err" && ok "full disk (stdout)" \
+    || bad "full disk (stdout)" "exit $rc: $(cat "$T/err")"
+fi
 
 # --- --depth 8: lossy, said on stderr and in the header; restores as 8-bit WAV
 "$LMIC" compress --model "$M" --depth 8 -o "$T/d8.lmic" "$T/odd/list16.wav" 2>"$T/err"
@@ -216,6 +228,15 @@ then ok "--depth 8: warned, recorded, high bytes restored"; else bad "--depth 8"
 "$LMIC" compress -q --model "$M" "$T/random8.wav" -o "$T/r.lmic"
 a=$(stat -c %s "$T/random8.wav"); b=$(stat -c %s "$T/r.lmic")
 if [ $((b * 1000)) -le $((a * 1001)) ]; then ok "random data: $b / $a bytes"; else bad "random data: $b / $a bytes (> 100.1 %)"; fi
+
+# --- the paper's LM row in lmic eval (each chunk verified by decoding)
+if "$LMIC" eval --compressor lm,gzip --model "$M" --chunk-size 64 --num-chunks 24 --json > "$T/ev" 2>"$T/err" && python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+lm = [c for c in j["compressors"] if c["name"] == "lm"][0]
+assert lm["header_bytes"] == 0 and lm["whole_rate"] is None and 0.05 < lm["chunked_rate"] <= 1.0, lm
+' "$T/ev"; then ok "eval --compressor lm"; else bad "eval --compressor lm" "$(cat "$T/err")"; fi
+expect_error "eval lm needs a model" 1 "needs --model" -- "$LMIC" eval --compressor lm
 
 # --- damage: every flipped byte and every cut is reported, naming the chunk
 F=$T/rt-odd-headers/speech.wav.lmic

@@ -165,7 +165,7 @@ static void write_out_(const char *path, int force, const uint8_t *const *part, 
         if (n[i] && fwrite(part[i], 1, n[i], out.f) != n[i]) {
             int e = errno;
             out_abort_(&out);
-            die_("%s: write error: %s", path, strerror(e));
+            die_("%s: write error: %s", strcmp(path, "-") ? path : "standard output", strerror(e));
         }
     }
     out_commit_(&out);
@@ -342,7 +342,9 @@ static void chunk_name_(char *s, size_t n, uint64_t first, uint32_t count, uint6
 }
 
 // Decodes and verifies `in`; writes the WAV to `out` unless out is NULL.
-static void decompress_one_(const codec_opts *o, const char *in, const char *out) {
+// default_name: `out` is IN without ".lmic"; a file that was not a WAV (x.flac)
+// then comes back as x.wav, since that is what it now holds.
+static void decompress_one_(const codec_opts *o, const char *in, const char *out, int default_name) {
     double t0 = now_seconds();
     const char *name = display_(in);
     lmic_buf src = {0};
@@ -351,6 +353,15 @@ static void decompress_one_(const codec_opts *o, const char *in, const char *out
     size_t hs;
     lmic_status st = lmic_file_read_header(src.data, src.size, &fi, &hs);
     if (st != LMIC_OK) die_("%s: %s", name, read_error_(st));
+    char outbuf[4200];
+    if (out && default_name && fi.source == LMIC_SOURCE_CONVERTED) {
+        const char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
+        int keep = dot && dot > (slash ? slash : out) ? (int)(dot - out) : (int)strlen(out);
+        snprintf(outbuf, sizeof outbuf, "%.*s.wav", keep, out);
+        out = outbuf;
+    }
+    if (out && strcmp(out, "-") && !o->force && exists_(out))
+        die_("%s: file exists (use -f to overwrite)", out);
     const char *mname;
     const lmic_model *m = get_model_(o, &mname);
     char fp[33], want[33];
@@ -365,11 +376,9 @@ static void decompress_one_(const codec_opts *o, const char *in, const char *out
         die_("%s: chunks of %zu bytes exceed the model's context of %d", name,
              (size_t)fi.frames_per_chunk * fb, ctx);
     uint64_t nch = lmic_file_chunks(&fi);
-    // Per-chunk arrays; payloads must lie inside the file, and fill it.
-    size_t ntok = (size_t)fi.frames * fb;
-    uint8_t *tok = malloc(ntok + 1), *mode = malloc(nch + 1);
-    size_t *len = malloc((nch + 1) * sizeof *len), *size = malloc((nch + 1) * sizeof *size);
-    if (!tok || !mode || !len || !size) die_("%s: out of memory", name);
+    // Payloads must lie inside the file, and fill it. (This also bounds what
+    // a hostile header can make us allocate: every chunk costs a token in a
+    // raw run or 5 index bytes.)
     size_t poff = hs;
     uint64_t c = 0;
     char cn[128];
@@ -377,17 +386,26 @@ static void decompress_one_(const codec_opts *o, const char *in, const char *out
         const lmic_index_entry *x = &fi.entry[e];
         if (x->size > src.size - poff) {
             chunk_name_(cn, sizeof cn, c, x->count, nch);
-            die_("%s: truncated: %s %s incomplete (%zu of %llu bytes)", name, cn, x->count == 1 ? "is" : "are", src.size - poff,
-                 (unsigned long long)x->size);
+            die_("%s: truncated: %s %s incomplete (%zu of %llu bytes)", name, cn, x->count == 1 ? "is" : "are",
+                 src.size - poff, (unsigned long long)x->size);
         }
         poff += (size_t)x->size;
+        c += x->count;
+    }
+    if (poff != src.size) die_("%s: %zu unexpected bytes after the last chunk", name, src.size - poff);
+    size_t ntok = (size_t)fi.frames * fb;
+    uint8_t *tok = malloc(ntok + 1), *mode = malloc(nch + 1);
+    size_t *len = malloc((nch + 1) * sizeof *len), *size = malloc((nch + 1) * sizeof *size);
+    if (!tok || !mode || !len || !size) die_("%s: out of memory", name);
+    c = 0;
+    for (uint64_t e = 0; e < fi.nentries; e++) {
+        const lmic_index_entry *x = &fi.entry[e];
         for (uint32_t k = 0; k < x->count; k++, c++) {
             len[c] = lmic_file_chunk_tokens(&fi, c);
             mode[c] = x->mode;
             size[c] = x->mode == LMIC_CHUNK_RAW ? len[c] : (size_t)x->size;
         }
     }
-    if (poff != src.size) die_("%s: %zu unexpected bytes after the last chunk", name, src.size - poff);
     // Decode in groups, checking each entry's CRC as soon as its chunks are in.
     progress pr;
     progress_start(&pr, out ? "decompress" : "test", (double)ntok, o->progress && !o->quiet);
@@ -466,7 +484,7 @@ int cmd_decompress(int argc, char **argv) {
         die_usage_("--depth, --layout and --stereo are read from the .lmic file");
     for (int i = 0; i < o.ninputs; i++) {
         const char *in = o.inputs[i];
-        if (test) { decompress_one_(&o, in, NULL); continue; }
+        if (test) { decompress_one_(&o, in, NULL, 0); continue; }
         char outbuf[4200];
         const char *out = o.out;
         if (o.to_stdout || (!out && !strcmp(in, "-"))) out = "-";
@@ -477,8 +495,7 @@ int cmd_decompress(int argc, char **argv) {
             snprintf(outbuf, sizeof outbuf, "%.*s", (int)(n - 5), in);
             out = outbuf;
         }
-        if (strcmp(out, "-") && !o.force && exists_(out)) die_("%s: file exists (use -f to overwrite)", out);
-        decompress_one_(&o, in, out);
+        decompress_one_(&o, in, out, out == outbuf);
     }
     free(o.inputs);
     lmic_model_free(user_model_);

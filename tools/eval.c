@@ -127,6 +127,48 @@ done:
     return rc;
 }
 
+// The paper's LM row: every chunk coded alone by lmic_lm_compress (a chunk
+// the model would expand is stored raw, as in .lmic files), no header, no
+// whole-stream rate; every chunk decoded back and compared.
+static int run_lm_(const eval_opts *e, const lmic_buf *all, const chunk_ref *ch, size_t nch,
+                   result *r, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    r->name = "lm";
+    r->ok = 1;
+    r->whole_rate = -1;
+    int ctx = lmic_model_get_config(e->model)->context;
+    size_t *len = malloc(nch * sizeof *len), *size = malloc(nch * sizeof *size);
+    uint8_t *mode = malloc(nch), *back = malloc(all->size + 1);
+    lmic_buf out = {0};
+    int rc = -1;
+    if (!len || !size || !mode || !back) { efail_(err, errlen, "out of memory"); goto done; }
+    for (size_t i = 0; i < nch; i++) {
+        len[i] = ch[i].n;
+        if (ch[i].n > (size_t)ctx) {
+            efail_(err, errlen, "lm: chunks of %zu bytes exceed the model's context of %d (use --chunk-size)",
+                   ch[i].n, ctx);
+            goto done;
+        }
+    }
+    double t0 = now_seconds();
+    lmic_status st = lmic_lm_compress(e->model, all->data, len, nch, e->threads, &out, size, mode);
+    r->t_chunked = now_seconds() - t0;
+    if (st != LMIC_OK) { efail_(err, errlen, "lm: compression failed: %s", lmic_strerror(st)); goto done; }
+    st = lmic_lm_decompress(e->model, out.data, size, mode, len, nch, e->threads, back);
+    if (st != LMIC_OK || memcmp(back, all->data, all->size) != 0) {
+        efail_(err, errlen, "lm: decompressed data differs from the input (%s)",
+               st != LMIC_OK ? lmic_strerror(st) : "wrong bytes");
+        goto done;
+    }
+    r->chunked_sum = out.size;
+    r->chunked_rate = (double)out.size / (double)all->size;
+    rc = 0;
+done:
+    free(len); free(size); free(mode); free(back);
+    lmic_buf_free(&out);
+    return rc;
+}
+
 static void print_table_(FILE *out, const eval_opts *e, const result *rs, int nr, size_t nch,
                          size_t raw) {
     fprintf(out, "data: %s, %zu chunks, %zu bytes\n", e->data_name, nch, raw);
@@ -170,13 +212,15 @@ static void print_json_(FILE *out, const eval_opts *e, const result *rs, int nr,
 
 int eval_run(loader *L, const eval_opts *e, FILE *out, char *err, size_t errlen) {
     // Resolve every codec name before reading any data.
-    const lmic_codec *codecs[16];
+    const lmic_codec *codecs[16];  // NULL: the language model ("lm")
     int nc = 0;
     char names[256];
     snprintf(names, sizeof names, "%s", e->compressors);
     for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         const lmic_codec *c = lmic_codec_find(tok);
-        if (!c) return efail_(err, errlen, "unknown compressor '%s' (known: gzip, lzma2, lzma2-9e, png, flac)", tok);
+        if (!c && !strcmp(tok, "lm") && !e->model) return efail_(err, errlen, "compressor 'lm' needs --model MODEL");
+        if (!c && strcmp(tok, "lm"))
+            return efail_(err, errlen, "unknown compressor '%s' (known: gzip, lzma2, lzma2-9e, png, flac, lm)", tok);
         if (nc == 16) return efail_(err, errlen, "too many compressors");
         codecs[nc++] = c;
     }
@@ -204,7 +248,8 @@ int eval_run(loader *L, const eval_opts *e, FILE *out, char *err, size_t errlen)
     if (r < 0) { efail_(err, errlen, "%s", loader_error(L)); goto done; }
     if (nch == 0) { efail_(err, errlen, "no data: not one whole chunk (try --keep-partial or a smaller --chunk-size)"); goto done; }
     for (int i = 0; i < nc; i++)
-        if (run_codec_(codecs[i], &all, ch, nch, e->progress, &rs[i], err, errlen)) goto done;
+        if (codecs[i] ? run_codec_(codecs[i], &all, ch, nch, e->progress, &rs[i], err, errlen)
+                      : run_lm_(e, &all, ch, nch, &rs[i], err, errlen)) goto done;
     if (e->json) print_json_(out, e, rs, nc, nch, all.size);
     else print_table_(out, e, rs, nc, nch, all.size);
     rc = 0;

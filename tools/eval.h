@@ -12,6 +12,8 @@ typedef struct {
     const char *data_name;    // for the report
     int json;                 // JSON instead of a table
     int progress;             // progress bar on stderr when it is a terminal
+    const lmic_model *model;  // for the "lm" compressor (NULL: not available)
+    int threads;              // for the "lm" compressor, >= 1
 } eval_opts;
 
 // Reads every chunk from L, runs the codecs, prints the report to out.

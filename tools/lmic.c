@@ -33,7 +33,8 @@ static const char *usage_ =
     "           [-o OUT] [-c] [-f] [--threads N] [--model M] [--depth native|8]\n"
     "           [--layout interleave|planar] [--stereo ms|lr] [-v] [-q]  (- = stdin/stdout)\n"
     "  eval     compress data with classical codecs, the paper's Table 1\n"
-    "           [--compressor gzip,lzma2,lzma2-9e,png,flac] [--json] [--no-progress]\n"
+    "           [--compressor gzip,lzma2,lzma2-9e,png,flac,lm] [--json] [--no-progress]\n"
+    "           (lm: the paper's LM row, needs --model M [--threads N])\n"
     "  chunks   write the loader's byte stream to a file: -o FILE (- = stdout) [-f]\n"
     "  score    bits per byte of a model on data: --model M [--threads N] [--batch B]\n"
     "           [--incremental] [--dump-cdf FILE] [--dump-logp FILE] [--json]\n"
@@ -194,10 +195,12 @@ static int cmd_eval_(int argc, char **argv) {
     char name[600];
     snprintf(name, sizeof name, "%s:%s", loader_kind_name(o.lo.kind),
              o.lo.kind == DATA_RANDOM ? "seeded" : o.lo.path);
-    eval_opts e = {o.compressors, name, o.json, o.progress};
+    lmic_model *m = o.model ? load_model_(o.model, NULL) : NULL;
+    eval_opts e = {o.compressors, name, o.json, o.progress, m, o.threads};
     char err[600];
     int rc = eval_run(L, &e, stdout, err, sizeof err);
     loader_free(L);
+    lmic_model_free(m);
     if (rc != 0) die_("%s", err);
     return 0;
 }
