@@ -37,7 +37,8 @@ static const char *usage_ =
     "  held out: --val-path P2 | --val-frac F (default 0.05)  [--val-every K (100)]\n"
     "            [--val-windows N (64)]\n"
     "  state:    [--every K] checkpoint every K steps to --checkpoint FILE (MODEL.ckpt);\n"
-    "            the end and SIGINT/SIGTERM also write it.  [--resume CKPT]\n"
+    "            the end and SIGINT/SIGTERM also write it.  [--resume CKPT] (continues\n"
+    "            with the checkpoint's batch, seq, lr, schedule, clip and seed)\n"
     "  output:   [--print-every K (10)] [-f]\n"
     "  loader:   --chunk-size N --num-chunks N --depth 8|16|native --layout L --stereo ms|lr\n";
 
@@ -83,6 +84,7 @@ typedef struct {
     loader_opts lo, vlo;
     const char *preset, *model, *out, *ckpt, *resume, *dump_grads;
     int positions, norm, context, force, have_path, have_val;
+    const char *tc_opt;  // the last option that sets the training config (--resume ignores it)
     long long steps, every, val_every, val_windows, print_every;
     double val_frac;
     lmic_train_config tc;
@@ -165,18 +167,25 @@ static void parse_(int argc, char **argv, train_opts *o) {
         } else if (!strcmp(a, "--steps")) {
             o->steps = parse_int_(a, VALUE(), 0, (long long)1 << 40);
         } else if (!strcmp(a, "--batch")) {
+            o->tc_opt = "--batch";
             o->tc.batch = (int)parse_int_(a, VALUE(), 1, 65536);
         } else if (!strcmp(a, "--seq")) {
+            o->tc_opt = "--seq";
             o->tc.seq = (int)parse_int_(a, VALUE(), 1, 65536);
         } else if (!strcmp(a, "--lr")) {
+            o->tc_opt = "--lr";
             o->tc.lr = (float)parse_num_(a, VALUE(), 0, 10);
         } else if (!strcmp(a, "--warmup")) {
+            o->tc_opt = "--warmup";
             o->tc.warmup = parse_int_(a, VALUE(), 0, (long long)1 << 40);
         } else if (!strcmp(a, "--cosine")) {
+            o->tc_opt = "--cosine";
             o->cosine = 1;
         } else if (!strcmp(a, "--cosine-steps")) {
+            o->tc_opt = "--cosine-steps";
             o->tc.cosine_steps = parse_int_(a, VALUE(), 1, (long long)1 << 40);
         } else if (!strcmp(a, "--clip")) {
+            o->tc_opt = "--clip";
             o->tc.clip = (float)parse_num_(a, VALUE(), 0, 1e30);
         } else if (!strcmp(a, "--threads")) {
             o->tc.threads = (int)parse_int_(a, VALUE(), 1, 256);
@@ -415,6 +424,9 @@ int cmd_train(int argc, char **argv) {
     }
     const lmic_train_config *tc = lmic_trainer_get_config(t);
     const int B = tc->batch, T = tc->seq;
+    if (o.resume && o.tc_opt)  // a resumed run must be the run it continues
+        fprintf(stderr, "lmic: train: note: %s ignored: --resume continues with the checkpoint's "
+                "batch, seq, lr, schedule, clip and seed\n", o.tc_opt);
 
     // data
     dataset d = {0}, v = {0};
