@@ -128,7 +128,7 @@ static void config_bytes_(const lmic_model_config *c, uint8_t out[28]) {
 
 // The fingerprint: MD5 of the config and the float32 weights, little-endian.
 // It names the function the model computes, whatever the storage type.
-static void fingerprint_(lmic_model *m) {
+void lmic_model_refingerprint_(lmic_model *m) {
     lmic_md5 c;
     uint8_t cb[28], buf[4096];
     lmic_md5_init(&c);
@@ -224,7 +224,7 @@ lmic_status lmic_model_new_random(const lmic_model_config *cfg, uint64_t seed, l
     if (m->lnf_g)
         for (size_t i = 0; i < C; i++) m->lnf_g[i] = 1.0f;
     fill_normal_(&rng, m->wout, C * V, 1.0 / sqrt((double)C));
-    fingerprint_(m);
+    lmic_model_refingerprint_(m);
     *out = m;
     return LMIC_OK;
 }
@@ -254,7 +254,7 @@ lmic_status lmic_model_save(const lmic_model *m, int f16, lmic_buf *out) {
             w[2 * i + 1] = (uint8_t)(h >> 8);
             tmp.params[i] = from_f16_(h);
         }
-        fingerprint_(&tmp);
+        lmic_model_refingerprint_(&tmp);
         memcpy(fp, tmp.fingerprint, 16);
         free(tmp.params);
     } else {
@@ -304,7 +304,7 @@ lmic_status lmic_model_load(const uint8_t *data, size_t size, lmic_model **out) 
         m->params[i] = dtype ? from_f16_((uint16_t)(w[2 * i] | w[2 * i + 1] << 8)) : bitsf_(get32_(w + 4 * i));
     lmic_status st = lmic_model_bind_(m);
     if (st != LMIC_OK) { lmic_model_free(m); return st; }
-    fingerprint_(m);
+    lmic_model_refingerprint_(m);
     if (memcmp(m->fingerprint, data + 52, 16) != 0) { lmic_model_free(m); return LMIC_ERR_CORRUPT; }
     *out = m;
     return LMIC_OK;

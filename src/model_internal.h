@@ -47,6 +47,9 @@ struct lmic_model {
 // fills the position tables. m->cfg must be set and checked.
 lmic_status lmic_model_bind_(lmic_model *m);
 
+// Recomputes m->fingerprint from the config and weights (after they change).
+void lmic_model_refingerprint_(lmic_model *m);
+
 // Allocates and fills m->pos or m->rope_cos/m->rope_sin (forward.c).
 lmic_status lmic_model_tables_(lmic_model *m);
 

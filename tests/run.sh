@@ -6,6 +6,9 @@
 #   parity      tests/parity.sh: the C model against the PyTorch reference
 #   crossbuild  tests/crossbuild.sh: gcc -O0 vs clang -O3 -march=native, threads,
 #               batch, whole vs incremental: identical CDFs
+#   codec       tests/codec_cli.sh: lmic compress/decompress/test/info
+#   gradcheck   tests/gradcheck.sh: training gradients against PyTorch autograd
+#   train       tests/train_cli.sh: lmic train, resume == uninterrupted, signals
 #   codec       tests/codec_cli.sh: compress/decompress/test/info round trips,
 #               damage, and .lmic files across the two builds crossbuild made
 set -u
@@ -15,7 +18,7 @@ suite() {
   local log; log=$(mktemp)
   "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
-  local last; last=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  local last; last=$(grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
   rm -f "$log"
   local p f
   p=$(echo "$last" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')
@@ -29,5 +32,7 @@ suite bash tests/cli.sh "$B"
 suite bash tests/parity.sh "$B"
 suite bash tests/crossbuild.sh
 suite bash tests/codec_cli.sh "$B"
+suite bash tests/gradcheck.sh "$B"
+suite bash tests/train_cli.sh "$B"
 echo "total: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -95,35 +95,13 @@ void lmic_trainer_free(lmic_trainer *t) {
 const lmic_train_config *lmic_trainer_get_config(const lmic_trainer *t) { return &t->tc; }
 int64_t lmic_trainer_step_count(const lmic_trainer *t) { return t->step; }
 
-// The fingerprint (model.c's definition: MD5 of the 28 config bytes and the
-// float32 weights, little-endian), recomputed after the weights change.
 static void put32_(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void refresh_fingerprint_(lmic_model *m) {
-    const lmic_model_config *c = &m->cfg;
-    const int v[7] = {c->d_model, c->n_layers, c->n_heads, c->widening, c->context, c->positions, c->norm};
-    uint8_t buf[4096];
-    lmic_md5 md;
-    lmic_md5_init(&md);
-    for (int i = 0; i < 7; i++) put32_(buf + 4 * i, (uint32_t)v[i]);
-    lmic_md5_update(&md, buf, 28);
-    for (size_t i = 0; i < m->num_params;) {
-        size_t k = 0;
-        for (; k < sizeof buf / 4 && i < m->num_params; k++, i++) {
-            uint32_t u;
-            memcpy(&u, &m->params[i], 4);
-            put32_(buf + 4 * k, u);
-        }
-        lmic_md5_update(&md, buf, 4 * k);
-    }
-    lmic_md5_final(&md, m->fingerprint);
-}
-
 const lmic_model *lmic_trainer_model(lmic_trainer *t) {
     if (t->fp_stale) {
-        refresh_fingerprint_(t->m);
+        lmic_model_refingerprint_(t->m);
         t->fp_stale = 0;
     }
     return t->m;
