@@ -25,7 +25,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 # Tests reach into tools/ (the loaders); the library itself never does.
 $(TEST_OBJ): LMIC_CFLAGS += -Itools
 
-.PHONY: all test test-long deps clean bench
+.PHONY: all test test-long deps clean bench fuzz
 
 all: $(B)/lmic $(B)/test_lmic
 
@@ -57,6 +57,13 @@ $(B)/lmic: $(B)/tools/lmic.o $(TOOL_OBJ) $(MODEL_OBJ) $(B)/liblmic.a
 
 $(B)/test_lmic: $(TEST_OBJ) $(TOOL_OBJ) $(MODEL_OBJ) $(B)/liblmic.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# libFuzzer targets (clang): `make fuzz`, then $(B)/fuzz/NAME [CORPUS_DIR].
+FUZZ_BIN := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/*.c))
+fuzz: $(FUZZ_BIN)
+$(B)/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard include/*.h) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	clang -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $(LMIC_CFLAGS) -Wno-pass-failed $< $(LIB_SRC) -o $@ $(LDLIBS)
 
 # All tests: unit tests, then the CLI tests. Exits non-zero on any failure.
 test: all
