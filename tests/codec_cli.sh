@@ -229,6 +229,14 @@ then ok "--depth 8: warned, recorded, high bytes restored"; else bad "--depth 8"
 a=$(stat -c %s "$T/random8.wav"); b=$(stat -c %s "$T/r.lmic")
 if [ $((b * 1000)) -le $((a * 1001)) ]; then ok "random data: $b / $a bytes"; else bad "random data: $b / $a bytes (> 100.1 %)"; fi
 
+# --- the built-in model: named by --version and info, used without --model
+fp=$("$LMIC" --version | sed -n 's/^built-in model: .*fingerprint \([0-9a-f]\{32\}\)$/\1/p')
+cp "$T/odd/speech.wav" "$T/builtin.wav"
+if [ -n "$fp" ] && "$LMIC" compress -q "$T/builtin.wav" && "$LMIC" info "$T/builtin.wav.lmic" | grep -q "model: *$fp (the built-in model)" \
+   && mv "$T/builtin.wav" "$T/builtin.orig.wav" && "$LMIC" decompress -q "$T/builtin.wav.lmic" && cmp -s "$T/builtin.wav" "$T/builtin.orig.wav"; then
+  ok "built-in model $fp: round trip, named by --version and info"
+else bad "built-in model" "$("$LMIC" --version)"; fi
+
 # --- the paper's LM row in lmic eval (each chunk verified by decoding)
 if "$LMIC" eval --compressor lm,gzip --model "$M" --chunk-size 64 --num-chunks 24 --json > "$T/ev" 2>"$T/err" && python3 -c '
 import json, sys
