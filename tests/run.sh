@@ -6,7 +6,6 @@
 #   parity      tests/parity.sh: the C model against the PyTorch reference
 #   crossbuild  tests/crossbuild.sh: gcc -O0 vs clang -O3 -march=native, threads,
 #               batch, whole vs incremental: identical CDFs
-#   codec       tests/codec_cli.sh: lmic compress/decompress/test/info
 #   gradcheck   tests/gradcheck.sh: training gradients against PyTorch autograd
 #   train       tests/train_cli.sh: lmic train, resume == uninterrupted, signals
 #   codec       tests/codec_cli.sh: compress/decompress/test/info round trips,
