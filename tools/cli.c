@@ -108,3 +108,18 @@ lmic_model *load_model_(const char *path, int *f16) {
     return m;
 }
 
+
+void parse_layout_(const char *opt, const char *v, lmic_layout *layout, int *channel) {
+    if (!strcmp(v, "interleave")) *layout = LMIC_LAYOUT_INTERLEAVE;
+    else if (!strcmp(v, "planar")) *layout = LMIC_LAYOUT_PLANAR;
+    else if (!strncmp(v, "channel:", 8)) {
+        *layout = LMIC_LAYOUT_CHANNEL;
+        *channel = (int)parse_int_(opt, v + 8, 0, LMIC_PCM_MAX_CHANNELS - 1);
+    } else die_usage_("%s %s: use interleave, planar or channel:N", opt, v);
+}
+
+int parse_stereo_(const char *v) {
+    if (!strcmp(v, "ms")) return 1;
+    if (!strcmp(v, "lr")) return 0;
+    die_usage_("--stereo %s: use ms or lr", v);
+}

@@ -15,6 +15,11 @@ void die_usage_(const char *fmt, ...) __attribute__((format(printf, 1, 2), noret
 // s as an integer in [lo, hi]; a usage error names `opt` otherwise.
 long long parse_int_(const char *opt, const char *s, long long lo, long long hi);
 
+// The values of --layout (interleave | planar | channel:N) and --stereo
+// (ms | lr), shared by every command that tokenises audio; usage error else.
+void parse_layout_(const char *opt, const char *v, lmic_layout *layout, int *channel);
+int parse_stereo_(const char *v);  // returns mid_side
+
 // Output files: written to PATH.tmp-XXXXXX and renamed into place only when
 // complete, so a failure never leaves a partial file ("-" = stdout).
 typedef struct {

@@ -81,18 +81,9 @@ static void parse_codec_(int argc, char **argv, codec_opts *o) {
             else if (!strcmp(v, "native")) o->depth8 = 0;
             else die_usage_("--depth %s: use native or 8", v);
         } else if (!strcmp(a, "--layout")) {
-            const char *v = VALUE();
-            if (!strcmp(v, "interleave")) o->layout = LMIC_LAYOUT_INTERLEAVE;
-            else if (!strcmp(v, "planar")) o->layout = LMIC_LAYOUT_PLANAR;
-            else if (!strncmp(v, "channel:", 8)) {
-                o->layout = LMIC_LAYOUT_CHANNEL;
-                o->channel = (int)parse_int_(a, v + 8, 0, LMIC_PCM_MAX_CHANNELS - 1);
-            } else die_usage_("--layout %s: use interleave, planar or channel:N", v);
+            parse_layout_(a, VALUE(), &o->layout, &o->channel);
         } else if (!strcmp(a, "--stereo")) {
-            const char *v = VALUE();
-            if (!strcmp(v, "ms")) o->mid_side = 1;
-            else if (!strcmp(v, "lr")) o->mid_side = 0;
-            else die_usage_("--stereo %s: use ms or lr", v);
+            o->mid_side = parse_stereo_(VALUE());
         } else {
             die_usage_("unknown option '%s'", argv[i]);
         }

@@ -113,18 +113,9 @@ static void parse_(int argc, char **argv, int first, cli_opts *o) {
             if (o->lo.depth != 0 && o->lo.depth != 8 && o->lo.depth != 16)
                 die_usage_("--depth %s: use 8, 16 or native", v);
         } else if (!strcmp(a, "--layout")) {
-            const char *v = VALUE();
-            if (!strcmp(v, "interleave")) o->lo.layout = LMIC_LAYOUT_INTERLEAVE;
-            else if (!strcmp(v, "planar")) o->lo.layout = LMIC_LAYOUT_PLANAR;
-            else if (!strncmp(v, "channel:", 8)) {
-                o->lo.layout = LMIC_LAYOUT_CHANNEL;
-                o->lo.channel = (int)parse_int_(a, v + 8, 0, LMIC_PCM_MAX_CHANNELS - 1);
-            } else die_usage_("--layout %s: use interleave, planar or channel:N", v);
+            parse_layout_(a, VALUE(), &o->lo.layout, &o->lo.channel);
         } else if (!strcmp(a, "--stereo")) {
-            const char *v = VALUE();
-            if (!strcmp(v, "ms")) o->lo.mid_side = 1;
-            else if (!strcmp(v, "lr")) o->lo.mid_side = 0;
-            else die_usage_("--stereo %s: use ms or lr", v);
+            o->lo.mid_side = parse_stereo_(VALUE());
         } else if (!strcmp(a, "--seed")) {
             o->lo.seed = (uint64_t)parse_int_(a, VALUE(), 0, INT64_MAX);
         } else if (!strcmp(a, "--compressor")) {

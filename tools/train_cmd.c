@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "lmic.h"
 #include "loaders.h"
 #include "progress.h"
@@ -41,35 +42,6 @@ static const char *usage_ =
     "            with the checkpoint's batch, seq, lr, schedule, clip and seed)\n"
     "  output:   [--print-every K (10)] [-f]\n"
     "  loader:   --chunk-size N --num-chunks N --depth 8|16|native --layout L --stereo ms|lr\n";
-
-_Noreturn static void die_usage_(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "lmic: error: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see 'lmic train --help')\n");
-    va_end(ap);
-    exit(2);
-}
-
-_Noreturn static void die_(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "lmic: error: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static long long parse_int_(const char *opt, const char *s, long long lo, long long hi) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        die_usage_("%s: '%s' is not an integer in [%lld, %lld]", opt, s, lo, hi);
-    return v;
-}
 
 static double parse_num_(const char *opt, const char *s, double lo, double hi) {
     char *end;
@@ -134,18 +106,9 @@ static void parse_(int argc, char **argv, train_opts *o) {
             if (o->lo.depth != 0 && o->lo.depth != 8 && o->lo.depth != 16)
                 die_usage_("--depth %s: use 8, 16 or native", v);
         } else if (!strcmp(a, "--layout")) {
-            const char *v = VALUE();
-            if (!strcmp(v, "interleave")) o->lo.layout = LMIC_LAYOUT_INTERLEAVE;
-            else if (!strcmp(v, "planar")) o->lo.layout = LMIC_LAYOUT_PLANAR;
-            else if (!strncmp(v, "channel:", 8)) {
-                o->lo.layout = LMIC_LAYOUT_CHANNEL;
-                o->lo.channel = (int)parse_int_(a, v + 8, 0, LMIC_PCM_MAX_CHANNELS - 1);
-            } else die_usage_("--layout %s: use interleave, planar or channel:N", v);
+            parse_layout_(a, VALUE(), &o->lo.layout, &o->lo.channel);
         } else if (!strcmp(a, "--stereo")) {
-            const char *v = VALUE();
-            if (!strcmp(v, "ms")) o->lo.mid_side = 1;
-            else if (!strcmp(v, "lr")) o->lo.mid_side = 0;
-            else die_usage_("--stereo %s: use ms or lr", v);
+            o->lo.mid_side = parse_stereo_(VALUE());
         } else if (!strcmp(a, "--seed")) {
             o->tc.seed = (uint64_t)parse_int_(a, VALUE(), 0, INT64_MAX);
         } else if (!strcmp(a, "--preset")) {
