@@ -123,3 +123,15 @@ int parse_stereo_(const char *v) {
     if (!strcmp(v, "lr")) return 0;
     die_usage_("--stereo %s: use ms or lr", v);
 }
+
+int parse_positions_(const char *v) {
+    if (!strcmp(v, "sinusoidal")) return LMIC_POS_SINUSOIDAL;
+    if (!strcmp(v, "rotary")) return LMIC_POS_ROTARY;
+    die_usage_("--positions %s: use sinusoidal or rotary", v);
+}
+
+int parse_norm_(const char *v) {
+    if (!strcmp(v, "post")) return LMIC_NORM_POST;
+    if (!strcmp(v, "pre")) return LMIC_NORM_PRE;
+    die_usage_("--norm %s: use post or pre", v);
+}

@@ -19,6 +19,9 @@ long long parse_int_(const char *opt, const char *s, long long lo, long long hi)
 // (ms | lr), shared by every command that tokenises audio; usage error else.
 void parse_layout_(const char *opt, const char *v, lmic_layout *layout, int *channel);
 int parse_stereo_(const char *v);  // returns mid_side
+// --positions (sinusoidal | rotary) and --norm (post | pre), for model options.
+int parse_positions_(const char *v);
+int parse_norm_(const char *v);
 
 // Output files: written to PATH.tmp-XXXXXX and renamed into place only when
 // complete, so a failure never leaves a partial file ("-" = stdout).

@@ -133,15 +133,9 @@ static void parse_(int argc, char **argv, int first, cli_opts *o) {
         } else if (!strcmp(a, "--preset")) {
             o->preset = VALUE();
         } else if (!strcmp(a, "--positions")) {
-            const char *v = VALUE();
-            if (!strcmp(v, "sinusoidal")) o->positions = LMIC_POS_SINUSOIDAL;
-            else if (!strcmp(v, "rotary")) o->positions = LMIC_POS_ROTARY;
-            else die_usage_("--positions %s: use sinusoidal or rotary", v);
+            o->positions = parse_positions_(VALUE());
         } else if (!strcmp(a, "--norm")) {
-            const char *v = VALUE();
-            if (!strcmp(v, "post")) o->norm = LMIC_NORM_POST;
-            else if (!strcmp(v, "pre")) o->norm = LMIC_NORM_PRE;
-            else die_usage_("--norm %s: use post or pre", v);
+            o->norm = parse_norm_(VALUE());
         } else if (!strcmp(a, "--context")) {
             o->context = (int)parse_int_(a, VALUE(), 1, 65536);
         } else if (!strcmp(a, "--f16")) {
