@@ -177,6 +177,69 @@ lmic_status lmic_pcm_decode(const lmic_pcm_spec *spec, const uint8_t *in,
                             size_t nframes, int32_t *frames);
 
 // ----------------------------------------------------------------------------
+// Prediction: the lossless front end (src/predict.c). Before the model sees a
+// chunk, each channel's samples x[t] become residuals
+//   r[t] = x[t] - pred[t]   wrapped to `bits` bits (two's complement),
+// so a residual is one sample wide and the map is a bijection whatever the
+// prediction; restoring computes the same pred[t] from the samples already
+// restored and unwraps. Integer arithmetic only (no float in apply/restore),
+// so every build and CPU gives the same residuals (rule 1). Samples before
+// the chunk's first frame count as 0: chunks stay independent.
+//
+// Predictors are chosen per chunk and channel by the encoder; their
+// parameters are written at the start of the chunk's payload
+// (lmic_pred_write) and cost bits there, so choosing weighs them.
+
+typedef enum {
+    LMIC_PRED_NONE = 0,     // pred = 0
+    LMIC_PRED_FIXED = 1,    // FLAC's fixed polynomial predictor, order 1..4
+    LMIC_PRED_LPC = 2,      // quantised linear prediction, coefficients stored:
+                            // pred = (sum_k coef[k] * x[t-1-k]) >> shift
+    LMIC_PRED_CASCADE = 3,  // backward-adaptive filter cascade (sign-sign /
+                            // normalised LMS stages); nothing stored but its
+                            // variant; channel c > 0 may use channel c-1
+} lmic_pred_kind;
+
+#define LMIC_PRED_MAX_ORDER 32
+
+typedef struct {
+    uint8_t kind;     // lmic_pred_kind
+    uint8_t order;    // FIXED: 1..4; LPC: 1..LMIC_PRED_MAX_ORDER; CASCADE: variant
+    uint8_t shift;    // LPC: coefficient scale, 0..31
+    uint8_t stereo;   // CASCADE: 1 = also predicts from channel c-1's
+                      // current and past samples (c > 0 only)
+    int32_t coef[LMIC_PRED_MAX_ORDER];  // LPC: |coef| < 2^15
+} lmic_pred;
+
+// How hard lmic_pred_choose searches: fast tries fixed orders only.
+typedef enum { LMIC_PRED_EFFORT_FAST = 0, LMIC_PRED_EFFORT_NORMAL = 1, LMIC_PRED_EFFORT_HIGH = 2 } lmic_pred_effort;
+
+// Chooses one predictor per channel (pred[channels]) for the n frames
+// `frames` ((n, channels) samples, each within `bits` bits, 1 <= bits <= 32),
+// minimising an estimate of the residuals' cost plus the parameters' bits.
+// Deterministic (same input, same choice), but only the encoder calls it, so
+// it may use floating point. LMIC_ERR_ARG, LMIC_ERR_NOMEM.
+lmic_status lmic_pred_choose(const int32_t *frames, size_t n, int channels, int bits,
+                             lmic_pred_effort effort, lmic_pred *pred);
+
+// Residuals of n frames under pred[channels]: res is (n, channels), like
+// frames. LMIC_ERR_ARG for an invalid predictor. Thread-safe (no state
+// outside the call).
+lmic_status lmic_pred_apply(const lmic_pred *pred, const int32_t *frames, size_t n, int channels,
+                            int bits, int32_t *res);
+// Inverse of lmic_pred_apply: frames from residuals (res may not alias
+// frames). Residuals outside `bits` bits are wrapped.
+lmic_status lmic_pred_restore(const lmic_pred *pred, const int32_t *res, size_t n, int channels,
+                              int bits, int32_t *frames);
+
+// Appends pred[channels] in the chunk-payload form of docs/format.md.
+lmic_status lmic_pred_write(const lmic_pred *pred, int channels, lmic_buf *out);
+// Parses pred[channels] from p[0..size); *used receives the bytes read.
+// LMIC_ERR_CORRUPT for anything invalid or running past size.
+lmic_status lmic_pred_read(const uint8_t *p, size_t size, int channels, lmic_pred *pred,
+                           size_t *used);
+
+// ----------------------------------------------------------------------------
 // Compressors: one interface, bytes in and bytes out, for the classical
 // codecs of the paper's Table 1 (and, later, the language-model compressor).
 //
