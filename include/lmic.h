@@ -501,7 +501,32 @@ typedef enum { LMIC_CHUNK_LM = 0, LMIC_CHUNK_RAW = 1 } lmic_chunk_mode;
 // Chunks the decoder steps together (one stepper lane each) per batch.
 #define LMIC_LM_BATCH 16
 
-// Compresses n chunks. tokens holds the chunks one after another; len[i]
+// How the model reads a chunk: in windows of `window` tokens, its context
+// restarting at each; every window but a chunk's first re-reads the last
+// `overlap` tokens before it (context that costs time, not bits).
+// 1 <= window, overlap <= window, window + overlap <= the model's context.
+typedef struct {
+    size_t window;
+    size_t overlap;
+} lmic_lm_windows;
+
+// Codes n chunks (tokens holds them one after another, len[i] >= 1 tokens
+// each, any length): chunk i becomes one arithmetic-coded stream of size[i]
+// bytes, appended to `out`. LMIC_ERR_ARG, LMIC_ERR_NOMEM; on error `out`
+// keeps what it had before the call.
+lmic_status lmic_lm_encode(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *tokens,
+                           const size_t *len, size_t n, int threads, lmic_buf *out, size_t *size);
+// Inverse of lmic_lm_encode: code[i] points at chunk i's stream of size[i]
+// bytes; its len[i] tokens are written to `tokens`, one chunk after another.
+// Chunks are decoded LMIC_LM_BATCH at a time in one stepper. A damaged
+// stream decodes to wrong tokens (the container's CRCs catch them), never
+// to a crash.
+lmic_status lmic_lm_decode(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *const *code,
+                           const size_t *size, const size_t *len, size_t n, int threads,
+                           uint8_t *tokens);
+
+// The paper's setting, on lmic_lm_encode with one window per chunk:
+// compresses n chunks. tokens holds the chunks one after another; len[i]
 // (1 .. the model's context) is chunk i's token count. Each chunk's payload
 // is appended to `out` in order; size[i] receives its byte count and mode[i]
 // its lmic_chunk_mode (a raw payload is the tokens themselves).

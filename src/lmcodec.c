@@ -1,13 +1,16 @@
-// lmcodec.c -- the language-model compressor: chunks of tokens <-> payloads.
+// lmcodec.c -- the language-model coder: chunks of tokens <-> coded streams.
 //
-// Encoder: chunks of equal length are scored together by one whole-sequence
-// forward pass; each row of log-probabilities becomes an integer CDF that
-// drives the arithmetic coder. Decoder: the chunks of a batch share one
-// KV-cache stepper; at each position every lane's previous token goes in and
-// one row of log-probabilities per lane comes out, which the lane's decoder
-// turns into the next token. Rule 1: the forward pass and the stepper give
-// the same float bits (the library's guarantee), and lmic_cdf_from_logp is
-// integer arithmetic on lmic's own exp, so both sides build the same CDFs.
+// Each chunk is one arithmetic-coded stream. The model reads a chunk in
+// windows of `window` tokens, its context restarting at each window; a
+// window may first re-read the last `overlap` tokens of the one before
+// (context it does not code). Windows are independent model sequences, so
+// the encoder scores many at once with whole-sequence forward passes (equal
+// lengths batched) and feeds each row to its chunk's encoder in order. The
+// decoder steps up to LMIC_LM_BATCH chunks together through one KV-cache
+// stepper, one lane per chunk, all lanes restarting at the same window
+// boundaries. Rule 1: the forward pass and the stepper give the same float
+// bits (the library's guarantee) and lmic_cdf_from_logp is integer
+// arithmetic on lmic's own exp, so both sides build the same CDFs.
 #include "lmic.h"
 
 #include <stdlib.h>
@@ -28,31 +31,165 @@ uint32_t lmic_crc32(uint32_t crc, const void *data, size_t n) {
     return (uint32_t)c;
 }
 
+static int windows_ok_(const lmic_model *m, const lmic_lm_windows *w) {
+    size_t ctx = (size_t)lmic_model_get_config(m)->context;
+    return w && w->window >= 1 && w->overlap <= w->window && w->window + w->overlap <= ctx;
+}
+
+// Window k of a chunk of L tokens: it codes tokens [s, s + n) after
+// re-reading the p tokens before s.
+typedef struct { size_t s, n, p; } window_;
+static window_ window_at_(const lmic_lm_windows *w, size_t L, size_t k) {
+    window_ r;
+    r.s = k * w->window;
+    r.n = L - r.s < w->window ? L - r.s : w->window;
+    r.p = k == 0 ? 0 : w->overlap;
+    return r;
+}
+static size_t num_windows_(const lmic_lm_windows *w, size_t L) { return (L + w->window - 1) / w->window; }
+
 // --- encoder
 
-// Codes one chunk of T tokens with its (T, V) log-probabilities; appends the
-// payload (or the raw tokens, when the code is no shorter) to out.
-static lmic_status code_chunk_(lmic_encoder *enc, const uint8_t *tok, size_t T,
-                               const float *logp, lmic_buf *out, size_t *size, uint8_t *mode) {
+lmic_status lmic_lm_encode(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *tokens,
+                           const size_t *len, size_t n, int threads, lmic_buf *out, size_t *size) {
+    RETURN_IF(!m || !windows_ok_(m, w) || (n && (!tokens || !len || !out || !size)) || threads < 1,
+              LMIC_ERR_ARG);
+    for (size_t i = 0; i < n; i++) RETURN_IF(len[i] < 1, LMIC_ERR_ARG);
+    size_t out0 = out ? out->size : 0, T = w->window + w->overlap;
+    lmic_status st = LMIC_OK;
+    // in is (B, T) model input; logp is (B, T, V); enc[b] is the open
+    // encoder of the chunk whose window sits in row b.
+    uint8_t *in = malloc((size_t)LMIC_LM_BATCH * T);
+    float *logp = malloc((size_t)LMIC_LM_BATCH * T * LMIC_VOCAB * sizeof *logp);
+    lmic_encoder *enc = lmic_encoder_new();
+    size_t *off = malloc((n + 1) * sizeof *off);
+    if (!in || !logp || !enc || !off) { st = LMIC_ERR_NOMEM; goto fail; }
+    off[0] = 0;
+    for (size_t i = 0; i < n; i++) off[i + 1] = off[i] + len[i];
+    // Windows in order, chunk by chunk. A batch is up to LMIC_LM_BATCH
+    // consecutive windows of one sequence length, all from the same chunk or
+    // from consecutive chunks; the encoder follows the rows in order and
+    // closes each chunk's stream after its last window.
+    size_t i = 0, k = 0;  // the next window: chunk i, window k
     uint32_t cdf[LMIC_VOCAB + 1];
-    lmic_status st;
     lmic_encoder_reset(enc);
-    for (size_t t = 0; t < T; t++) {
-        lmic_cdf_from_logp(logp + t * LMIC_VOCAB, cdf);
-        if ((st = lmic_encoder_encode(enc, cdf, LMIC_VOCAB, tok[t])) != LMIC_OK) return st;
+    while (i < n) {
+        size_t bi[LMIC_LM_BATCH], bk[LMIC_LM_BATCH];
+        int B = 0;
+        size_t ci = i, ck = k, Tb = 0;
+        while (B < LMIC_LM_BATCH && ci < n) {
+            window_ x = window_at_(w, len[ci], ck);
+            if (B > 0 && x.p + x.n != Tb) break;
+            Tb = x.p + x.n;
+            memcpy(in + (size_t)B * Tb, tokens + off[ci] + x.s - x.p, Tb);
+            bi[B] = ci; bk[B] = ck; B++;
+            if (++ck == num_windows_(w, len[ci])) { ci++; ck = 0; }
+        }
+        if ((st = lmic_model_forward(m, in, B, (int)Tb, threads, logp)) != LMIC_OK) goto fail;
+        for (int b = 0; b < B; b++) {
+            window_ x = window_at_(w, len[bi[b]], bk[b]);
+            const uint8_t *tok = tokens + off[bi[b]] + x.s;
+            for (size_t t = 0; t < x.n; t++) {
+                lmic_cdf_from_logp(logp + ((size_t)b * Tb + x.p + t) * LMIC_VOCAB, cdf);
+                if ((st = lmic_encoder_encode(enc, cdf, LMIC_VOCAB, tok[t])) != LMIC_OK) goto fail;
+            }
+            if (bk[b] + 1 == num_windows_(w, len[bi[b]])) {  // the chunk is done
+                if ((st = lmic_encoder_finish(enc)) != LMIC_OK) goto fail;
+                const uint8_t *code = lmic_encoder_data(enc, &size[bi[b]]);
+                if ((st = lmic_buf_append(out, code, size[bi[b]])) != LMIC_OK) goto fail;
+                lmic_encoder_reset(enc);
+            }
+        }
+        i = ci;
+        k = ck;
     }
-    if ((st = lmic_encoder_finish(enc)) != LMIC_OK) return st;
-    size_t n;
-    const uint8_t *code = lmic_encoder_data(enc, &n);
-    if (n >= T) {  // the model would expand this chunk: keep the tokens
-        *mode = LMIC_CHUNK_RAW;
-        *size = T;
-        return lmic_buf_append(out, tok, T);
-    }
-    *mode = LMIC_CHUNK_LM;
-    *size = n;
-    return lmic_buf_append(out, code, n);
+    goto done;
+fail:
+    if (out) out->size = out0;
+done:
+    free(in);
+    free(logp);
+    lmic_encoder_free(enc);
+    free(off);
+    return st;
 }
+
+// --- decoder
+
+// Decodes chunks idx[0..B) in one stepper, lane b decoding chunk idx[b].
+// All lanes restart at the same window boundaries; a lane whose chunk has
+// ended (or whose window is shorter) steps on 0 tokens and its rows are
+// ignored.
+static lmic_status decode_batch_(lmic_stepper *s, const lmic_lm_windows *w, const int *idx, int B,
+                                 const uint8_t *const *code, const size_t *size, const size_t *len,
+                                 const size_t *toff, int threads, uint8_t *tokens, float *logp) {
+    lmic_decoder *dec[LMIC_LM_BATCH] = {0};
+    uint8_t prev[LMIC_LM_BATCH] = {0};
+    lmic_status st = LMIC_OK;
+    size_t L = 0;
+    for (int b = 0; b < B; b++) {
+        if (len[idx[b]] > L) L = len[idx[b]];
+        dec[b] = lmic_decoder_new(code[idx[b]], size[idx[b]]);
+        if (!dec[b]) { st = LMIC_ERR_NOMEM; goto done; }
+    }
+    uint32_t cdf[LMIC_VOCAB + 1];
+    for (size_t k = 0; k < num_windows_(w, L); k++) {
+        window_ x = window_at_(w, L, k);  // s and p are the same for every lane
+        lmic_stepper_reset(s);
+        for (size_t t = 0; t < x.p + w->window && x.s + t < L + x.p; t++) {
+            // Step t predicts sequence position t, i.e. token x.s - x.p + t,
+            // having been given the token before it.
+            for (int b = 0; b < B; b++) {
+                size_t q = x.s - x.p + t;  // the token this step predicts
+                prev[b] = t == 0 || q - 1 >= len[idx[b]] ? 0 : tokens[toff[idx[b]] + q - 1];
+            }
+            if ((st = lmic_stepper_step(s, prev, threads, logp)) != LMIC_OK) goto done;
+            if (t < x.p) continue;  // re-read context: nothing to decode
+            for (int b = 0; b < B; b++) {
+                size_t q = x.s - x.p + t;
+                if (q >= len[idx[b]]) continue;
+                lmic_cdf_from_logp(logp + (size_t)b * LMIC_VOCAB, cdf);
+                int sym;
+                if ((st = lmic_decoder_decode(dec[b], cdf, LMIC_VOCAB, &sym)) != LMIC_OK) goto done;
+                tokens[toff[idx[b]] + q] = (uint8_t)sym;
+            }
+        }
+    }
+done:
+    for (int b = 0; b < B; b++) lmic_decoder_free(dec[b]);
+    return st;
+}
+
+lmic_status lmic_lm_decode(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *const *code,
+                           const size_t *size, const size_t *len, size_t n, int threads,
+                           uint8_t *tokens) {
+    RETURN_IF(!m || !windows_ok_(m, w) || (n && (!code || !size || !len || !tokens)) || threads < 1,
+              LMIC_ERR_ARG);
+    for (size_t i = 0; i < n; i++) RETURN_IF(len[i] < 1 || (size[i] && !code[i]), LMIC_ERR_ARG);
+    if (n == 0) return LMIC_OK;
+    lmic_status st = LMIC_OK;
+    size_t *toff = malloc((n + 1) * sizeof *toff);
+    float *logp = malloc((size_t)LMIC_LM_BATCH * LMIC_VOCAB * sizeof *logp);  // (B, V)
+    int lanes = n < LMIC_LM_BATCH ? (int)n : LMIC_LM_BATCH;
+    lmic_stepper *s = lmic_stepper_new(m, lanes);
+    if (!toff || !logp || !s) { st = LMIC_ERR_NOMEM; goto done; }
+    toff[0] = 0;
+    for (size_t i = 0; i < n; i++) toff[i + 1] = toff[i] + len[i];
+    int idx[LMIC_LM_BATCH];
+    for (size_t i = 0; i < n; i += (size_t)lanes) {
+        int B = n - i < (size_t)lanes ? (int)(n - i) : lanes;
+        for (int b = 0; b < B; b++) idx[b] = (int)(i + (size_t)b);
+        st = decode_batch_(s, w, idx, B, code, size, len, toff, threads, tokens, logp);
+        if (st != LMIC_OK) goto done;
+    }
+done:
+    lmic_stepper_free(s);
+    free(toff);
+    free(logp);
+    return st;
+}
+
+// --- chunks that are never expanded
 
 lmic_status lmic_lm_compress(const lmic_model *m, const uint8_t *tokens, const size_t *len,
                              size_t n, int threads, lmic_buf *out, size_t *size, uint8_t *mode) {
@@ -60,72 +197,25 @@ lmic_status lmic_lm_compress(const lmic_model *m, const uint8_t *tokens, const s
               LMIC_ERR_ARG);
     size_t ctx = (size_t)lmic_model_get_config(m)->context;
     for (size_t i = 0; i < n; i++) RETURN_IF(len[i] < 1 || len[i] > ctx, LMIC_ERR_ARG);
-    size_t out0 = out->size;
-    lmic_status st = LMIC_OK;
-    lmic_encoder *enc = lmic_encoder_new();
-    // logp is (B, T, V) for the largest batch this call will run.
-    size_t maxT = 0;
-    for (size_t i = 0; i < n; i++) if (len[i] > maxT) maxT = len[i];
-    float *logp = n ? malloc((size_t)LMIC_LM_BATCH * maxT * LMIC_VOCAB * sizeof *logp) : NULL;
-    if (!enc || (n && !logp)) { st = LMIC_ERR_NOMEM; goto fail; }
-    size_t i = 0, off = 0;
-    while (i < n) {
-        // A batch: up to LMIC_LM_BATCH consecutive chunks of one length.
-        size_t T = len[i], B = 1;
-        while (B < LMIC_LM_BATCH && i + B < n && len[i + B] == T) B++;
-        st = lmic_model_forward(m, tokens + off, (int)B, (int)T, threads, logp);
-        if (st != LMIC_OK) goto fail;
-        for (size_t b = 0; b < B; b++) {
-            st = code_chunk_(enc, tokens + off + b * T, T, logp + b * T * LMIC_VOCAB, out,
-                             &size[i + b], &mode[i + b]);
-            if (st != LMIC_OK) goto fail;
+    lmic_lm_windows w = {ctx, 0};
+    lmic_buf code = {0};
+    size_t out0 = out->size, off = 0, coff = 0;
+    lmic_status st = lmic_lm_encode(m, &w, tokens, len, n, threads, &code, size);
+    for (size_t i = 0; st == LMIC_OK && i < n; i++) {
+        if (size[i] >= len[i]) {  // the model would expand this chunk: keep the tokens
+            mode[i] = LMIC_CHUNK_RAW;
+            st = lmic_buf_append(out, tokens + off, len[i]);
+            coff += size[i];
+            size[i] = len[i];
+        } else {
+            mode[i] = LMIC_CHUNK_LM;
+            st = lmic_buf_append(out, code.data + coff, size[i]);
+            coff += size[i];
         }
-        i += B;
-        off += B * T;
+        off += len[i];
     }
-    lmic_encoder_free(enc);
-    free(logp);
-    return LMIC_OK;
-fail:
-    out->size = out0;
-    lmic_encoder_free(enc);
-    free(logp);
-    return st;
-}
-
-// --- decoder
-
-// Decodes the LM chunks idx[0..B) in one stepper: lane b decodes chunk idx[b].
-// Lanes whose chunk has ended keep stepping on a 0 token (their rows are
-// ignored), so chunks of different lengths share the batch.
-static lmic_status decode_batch_(lmic_stepper *s, const int *idx, int B, const uint8_t *payload,
-                                 const size_t *poff, const size_t *size, const size_t *len,
-                                 const size_t *toff, int threads, uint8_t *tokens, float *logp) {
-    lmic_decoder *dec[LMIC_LM_BATCH] = {0};
-    uint8_t prev[LMIC_LM_BATCH] = {0};
-    lmic_status st = LMIC_OK;
-    size_t T = 0;
-    for (int b = 0; b < B; b++) {
-        int i = idx[b];
-        if (len[i] > T) T = len[i];
-        dec[b] = lmic_decoder_new(payload + poff[i], size[i]);
-        if (!dec[b]) { st = LMIC_ERR_NOMEM; goto done; }
-    }
-    lmic_stepper_reset(s);
-    uint32_t cdf[LMIC_VOCAB + 1];
-    for (size_t t = 0; t < T; t++) {
-        if ((st = lmic_stepper_step(s, prev, threads, logp)) != LMIC_OK) goto done;
-        for (int b = 0; b < B; b++) {
-            int i = idx[b];
-            if (t >= len[i]) { prev[b] = 0; continue; }
-            lmic_cdf_from_logp(logp + (size_t)b * LMIC_VOCAB, cdf);
-            int sym;
-            if ((st = lmic_decoder_decode(dec[b], cdf, LMIC_VOCAB, &sym)) != LMIC_OK) goto done;
-            tokens[toff[i] + t] = prev[b] = (uint8_t)sym;
-        }
-    }
-done:
-    for (int b = 0; b < B; b++) lmic_decoder_free(dec[b]);
+    if (st != LMIC_OK) out->size = out0;
+    lmic_buf_free(&code);
     return st;
 }
 
@@ -134,43 +224,35 @@ lmic_status lmic_lm_decompress(const lmic_model *m, const uint8_t *payload, cons
                                uint8_t *tokens) {
     RETURN_IF(!m || (n && (!size || !mode || !len || !tokens)) || threads < 1, LMIC_ERR_ARG);
     size_t ctx = (size_t)lmic_model_get_config(m)->context;
+    lmic_lm_windows w = {ctx, 0};
     lmic_status st = LMIC_OK;
-    size_t *poff = malloc((n + 1) * sizeof *poff), *toff = malloc((n + 1) * sizeof *toff);
-    float *logp = malloc((size_t)LMIC_LM_BATCH * LMIC_VOCAB * sizeof *logp);  // (B, V)
-    lmic_stepper *s = NULL;
-    if (!poff || !toff || !logp) { st = LMIC_ERR_NOMEM; goto done; }
-    // Offsets, and the raw chunks copied straight through.
-    size_t nlm = 0;
-    poff[0] = toff[0] = 0;
+    // The LM chunks, gathered; the raw ones copied straight through.
+    const uint8_t **code = malloc((n + 1) * sizeof *code);
+    size_t *csize = malloc((n + 1) * sizeof *csize), *clen = malloc((n + 1) * sizeof *clen);
+    size_t *ctoff = malloc((n + 1) * sizeof *ctoff);
+    uint8_t *ctok = NULL;
+    if (!code || !csize || !clen || !ctoff) { st = LMIC_ERR_NOMEM; goto done; }
+    size_t nlm = 0, poff = 0, toff = 0, lmtok = 0;
     for (size_t i = 0; i < n; i++) {
         if (len[i] < 1 || len[i] > ctx || mode[i] > LMIC_CHUNK_RAW) { st = LMIC_ERR_ARG; goto done; }
         if (mode[i] == LMIC_CHUNK_RAW) {
             if (size[i] != len[i]) { st = LMIC_ERR_CORRUPT; goto done; }
-            memcpy(tokens + toff[i], payload + poff[i], len[i]);
+            memcpy(tokens + toff, payload + poff, len[i]);
         } else {
-            nlm++;
+            code[nlm] = payload + poff;
+            csize[nlm] = size[i];
+            clen[nlm] = len[i];
+            ctoff[nlm++] = toff;
+            lmtok += len[i];
         }
-        poff[i + 1] = poff[i] + size[i];
-        toff[i + 1] = toff[i] + len[i];
+        poff += size[i];
+        toff += len[i];
     }
     if (nlm == 0) goto done;
-    int lanes = nlm < LMIC_LM_BATCH ? (int)nlm : LMIC_LM_BATCH;
-    if (!(s = lmic_stepper_new(m, lanes))) { st = LMIC_ERR_NOMEM; goto done; }
-    int idx[LMIC_LM_BATCH], B = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (mode[i] != LMIC_CHUNK_LM) continue;
-        idx[B++] = (int)i;
-        if (B == lanes || i + 1 == n) {
-            st = decode_batch_(s, idx, B, payload, poff, size, len, toff, threads, tokens, logp);
-            if (st != LMIC_OK) goto done;
-            B = 0;
-        }
-    }
-    if (B > 0) st = decode_batch_(s, idx, B, payload, poff, size, len, toff, threads, tokens, logp);
+    if (!(ctok = malloc(lmtok))) { st = LMIC_ERR_NOMEM; goto done; }
+    if ((st = lmic_lm_decode(m, &w, code, csize, clen, nlm, threads, ctok)) != LMIC_OK) goto done;
+    for (size_t j = 0, o = 0; j < nlm; o += clen[j], j++) memcpy(tokens + ctoff[j], ctok + o, clen[j]);
 done:
-    lmic_stepper_free(s);
-    free(poff);
-    free(toff);
-    free(logp);
+    free(code); free(csize); free(clen); free(ctoff); free(ctok);
     return st;
 }

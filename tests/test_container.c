@@ -88,6 +88,90 @@ static void test_lm_roundtrip(void) {
     lmic_model_free(m);
 }
 
+// The reference for windows: each window scored alone by lmic_model_forward
+// on [p re-read tokens, n coded tokens], its rows fed to one encoder.
+static size_t ref_window_code_(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *tok,
+                               size_t L, uint8_t *code) {
+    lmic_encoder *enc = lmic_encoder_new();
+    float *logp = malloc((w->window + w->overlap) * LMIC_VOCAB * sizeof *logp);
+    uint32_t cdf[LMIC_VOCAB + 1];
+    for (size_t s = 0; s < L; s += w->window) {
+        size_t p = s == 0 ? 0 : w->overlap, n = L - s < w->window ? L - s : w->window;
+        lmic_model_forward(m, tok + s - p, 1, (int)(p + n), 1, logp);
+        for (size_t t = 0; t < n; t++) {
+            lmic_cdf_from_logp(logp + (p + t) * LMIC_VOCAB, cdf);
+            lmic_encoder_encode(enc, cdf, LMIC_VOCAB, tok[s + t]);
+        }
+    }
+    lmic_encoder_finish(enc);
+    size_t n;
+    const uint8_t *d = lmic_encoder_data(enc, &n);
+    memcpy(code, d, n);
+    lmic_encoder_free(enc);
+    free(logp);
+    return n;
+}
+
+// Chunks longer than the context, coded in windows with and without
+// overlap: the streams are the reference's byte for byte, the same for 1
+// and 3 threads, and decode back (chunks of unequal lengths share batches).
+static void test_lm_windows(void) {
+    lmic_model *m = tiny_model_(64, 11);
+    CHECK(m);
+    enum { N = 21 };
+    size_t len[N], total = 0;
+    for (int i = 0; i < N; i++) {
+        len[i] = i < 18 ? 300 : (i == 18 ? 1 : 77 + 100 * (size_t)(i - 18));
+        total += len[i];
+    }
+    uint8_t *tok = malloc(total), *back = malloc(total), *ref = malloc(4096);
+    CHECK(tok && back && ref);
+    uint64_t rng = 5;
+    for (size_t t = 0; t < total; t++) {
+        uint64_t r = lmic_rng_next(&rng);
+        tok[t] = (uint8_t)(t % 7 == 0 ? r : r % 3);
+    }
+    const lmic_lm_windows ws[] = {{1, 0}, {64, 0}, {40, 24}, {32, 32}, {13, 5}};
+    for (size_t k = 0; k < sizeof ws / sizeof *ws; k++) {
+        const lmic_lm_windows *w = &ws[k];
+        size_t size[N], size3[N];
+        lmic_buf out = {0}, out3 = {0};
+        CHECK_OK(lmic_lm_encode(m, w, tok, len, N, 1, &out, size));
+        CHECK_OK(lmic_lm_encode(m, w, tok, len, N, 3, &out3, size3));
+        CHECK(out.size == out3.size && memcmp(out.data, out3.data, out.size) == 0);
+        const uint8_t *code[N];
+        size_t off = 0, toff = 0;
+        int same = 1;
+        for (int i = 0; i < N; i++) {
+            code[i] = out.data + off;
+            size_t rn = ref_window_code_(m, w, tok + toff, len[i], ref);
+            same &= rn == size[i] && memcmp(ref, code[i], rn) == 0;
+            off += size[i];
+            toff += len[i];
+        }
+        CHECKF(same, "window %zu overlap %zu: streams differ from the reference", w->window, w->overlap);
+        for (int threads = 1; threads <= 3; threads += 2) {
+            memset(back, 0xAA, total);
+            CHECK_OK(lmic_lm_decode(m, w, code, size, len, N, threads, back));
+            CHECKF(memcmp(back, tok, total) == 0, "window %zu overlap %zu threads %d", w->window,
+                   w->overlap, threads);
+        }
+        lmic_buf_free(&out);
+        lmic_buf_free(&out3);
+    }
+    // Windows the model cannot hold are refused.
+    size_t size[N];
+    lmic_buf out = {0};
+    lmic_lm_windows bad[] = {{0, 0}, {65, 0}, {40, 25}, {10, 11}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
+        CHECK(lmic_lm_encode(m, &bad[k], tok, len, N, 1, &out, size) == LMIC_ERR_ARG);
+    CHECK(out.size == 0);
+    free(tok);
+    free(back);
+    free(ref);
+    lmic_model_free(m);
+}
+
 static void test_crc32(void) {
     CHECK(lmic_crc32(0, "123456789", 9) == 0xCBF43926u);
     CHECK(lmic_crc32(lmic_crc32(0, "1234", 4), "56789", 5) == 0xCBF43926u);
@@ -173,5 +257,6 @@ static void test_header_roundtrip(void) {
 void test_container(void) {
     RUN(test_crc32);
     RUN(test_lm_roundtrip);
+    RUN(test_lm_windows);
     RUN(test_header_roundtrip);
 }
