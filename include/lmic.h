@@ -544,6 +544,35 @@ lmic_status lmic_lm_decompress(const lmic_model *m, const uint8_t *payload, cons
                                const uint8_t *mode, const size_t *len, size_t n, int threads,
                                uint8_t *tokens);
 
+// ----------------------------------------------------------------------------
+// Audio chunks (src/audiocodec.c): PCM frames -> predictor residuals -> tokens
+// -> the LM coder, and back. Each chunk is independent. An LM chunk's
+// payload is its predictors' parameters (lmic_pred_write, one per channel)
+// followed by the coded stream of its residuals' tokens; a chunk that would
+// not shrink is stored as its sample tokens (LMIC_CHUNK_RAW). The decoder
+// needs the same params (the container records them).
+
+typedef struct {
+    lmic_pcm_spec spec;       // tokenisation (of residuals, and of raw chunks);
+                              // LMIC_LAYOUT_CHANNEL only with 1 channel
+    lmic_lm_windows windows;  // how the model reads a chunk
+} lmic_audio_params;
+
+// Compresses n chunks: frames holds them one after another, chunk i being
+// nframes[i] >= 1 frames ((nframes[i], channels) samples within spec.bits
+// bits). `predict` is an lmic_pred_effort, or -1 for no predictor. Payloads
+// are appended to `out`; size[i] and mode[i] receive each chunk's byte count
+// and lmic_chunk_mode. On error `out` keeps what it had.
+lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p, int predict,
+                                const int32_t *frames, const size_t *nframes, size_t n, int threads,
+                                lmic_buf *out, size_t *size, uint8_t *mode);
+// Inverse: payload holds the n payloads one after another; the frames are
+// written to `frames`. LMIC_ERR_CORRUPT for a payload that cannot be parsed
+// (a damaged stream instead decodes to wrong samples: check the CRCs).
+lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *p,
+                                  const uint8_t *payload, const size_t *size, const uint8_t *mode,
+                                  const size_t *nframes, size_t n, int threads, int32_t *frames);
+
 // CRC-32 (zlib's polynomial) of n bytes, continuing from `crc` (start at 0).
 uint32_t lmic_crc32(uint32_t crc, const void *data, size_t n);
 
@@ -553,7 +582,9 @@ uint32_t lmic_crc32(uint32_t crc, const void *data, size_t n);
 // over both, then the chunk payloads. This part reads and writes the header
 // and index only; tools/ does the audio.
 
-#define LMIC_FILE_VERSION 1
+#define LMIC_FILE_VERSION 2
+// The longest model window a file may ask for, in tokens.
+#define LMIC_FILE_MAX_WINDOW (1u << 20)
 
 // How the source's audio was turned into tokens.
 typedef enum {
@@ -583,6 +614,7 @@ typedef struct {
     uint32_t src_bits;        // the source's bits per sample before reduction
     lmic_pcm_spec spec;       // tokenisation (spec.bits = bits)
     uint32_t frames_per_chunk;
+    uint32_t window, overlap; // lmic_lm_windows: how the model reads a chunk
     uint8_t md5[16];          // MD5 of the restored WAV's sample bytes
     uint64_t prefix_size;     // WAV bytes before the sample bytes
     uint64_t suffix_size;     // WAV bytes after them

@@ -12,7 +12,7 @@
 #define RETURN_IF(cond, st) do { if (cond) return (st); } while (0)
 
 static const uint8_t magic_[8] = {'L', 'M', 'I', 'C', 'F', 'I', 'L', 'E'};
-#define FIXED_SIZE 124  // bytes before the WAV prefix
+#define FIXED_SIZE 132  // bytes before the WAV prefix
 #define MAX_FRAMES ((uint64_t)1 << 48)
 
 static void put32_(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
@@ -81,6 +81,7 @@ static int fields_ok_(const lmic_file_info *fi) {
     if (fi->spec.layout == LMIC_LAYOUT_CHANNEL && fi->channels != 1) return 0;  // lossless only
     if (lmic_pcm_check(&fi->spec) != LMIC_OK) return 0;
     if ((uint64_t)fi->frames_per_chunk * (uint64_t)lmic_pcm_frame_bytes(&fi->spec) > (1u << 30)) return 0;
+    if (fi->window < 1 || fi->window > LMIC_FILE_MAX_WINDOW || fi->overlap > fi->window) return 0;
     return 1;
 }
 
@@ -119,10 +120,12 @@ lmic_status lmic_file_write_header(const lmic_file_info *fi, lmic_buf *out) {
     put32_(h + 72, (uint32_t)fi->spec.channel);
     put32_(h + 76, (uint32_t)(fi->spec.mid_side != 0));
     put32_(h + 80, fi->frames_per_chunk);
-    memcpy(h + 84, fi->md5, 16);
-    put64_(h + 100, fi->prefix_size);
-    put64_(h + 108, fi->suffix_size);
-    put64_(h + 116, fi->nentries);
+    put32_(h + 84, fi->window);
+    put32_(h + 88, fi->overlap);
+    memcpy(h + 92, fi->md5, 16);
+    put64_(h + 108, fi->prefix_size);
+    put64_(h + 116, fi->suffix_size);
+    put64_(h + 124, fi->nentries);
     lmic_status st;
     if ((st = lmic_buf_append(out, h, sizeof h)) != LMIC_OK) goto fail;
     if ((st = lmic_buf_append(out, fi->prefix, fi->prefix_size)) != LMIC_OK) goto fail;
@@ -181,10 +184,12 @@ lmic_status lmic_file_read_header(const uint8_t *data, size_t size, lmic_file_in
                                (int)(fi->bits <= 32 ? fi->bits : 0), (lmic_layout)layout,
                                (int)channel, (int)ms};
     fi->frames_per_chunk = get32_(h + 80);
-    memcpy(fi->md5, h + 84, 16);
-    fi->prefix_size = get64_(h + 100);
-    fi->suffix_size = get64_(h + 108);
-    fi->nentries = get64_(h + 116);
+    fi->window = get32_(h + 84);
+    fi->overlap = get32_(h + 88);
+    memcpy(fi->md5, h + 92, 16);
+    fi->prefix_size = get64_(h + 108);
+    fi->suffix_size = get64_(h + 116);
+    fi->nentries = get64_(h + 124);
     RETURN_IF(!fields_ok_(fi), LMIC_ERR_CORRUPT);
     uint64_t end = H - 4;
     RETURN_IF(fi->prefix_size > end - FIXED_SIZE, LMIC_ERR_CORRUPT);

@@ -190,6 +190,8 @@ static lmic_file_info sample_info_(lmic_index_entry *e) {
     fi.src_bits = 16;
     fi.spec = (lmic_pcm_spec){2, 16, LMIC_LAYOUT_PLANAR, 0, 1};
     fi.frames_per_chunk = 250;  // 5 chunks, the last of 1 frame
+    fi.window = 512;
+    fi.overlap = 128;
     fi.prefix = prefix;
     fi.prefix_size = sizeof prefix;
     fi.suffix = suffix;
@@ -217,6 +219,7 @@ static void test_header_roundtrip(void) {
     CHECK(memcmp(r.model, fi.model, 16) == 0 && memcmp(r.md5, fi.md5, 16) == 0);
     CHECK(r.sample_rate == 44100 && r.channels == 2 && r.bits == 16 && r.frames == 1001);
     CHECK(r.spec.layout == LMIC_LAYOUT_PLANAR && r.spec.mid_side == 1);
+    CHECK(r.window == 512 && r.overlap == 128);
     CHECK(r.prefix_size == 44 && memcmp(r.prefix, fi.prefix, 44) == 0);
     CHECK(r.suffix_size == 3 && memcmp(r.suffix, fi.suffix, 3) == 0);
     CHECK(r.nentries == 3);
@@ -237,7 +240,7 @@ static void test_header_roundtrip(void) {
         CHECKF(lmic_file_read_header(b.data, n, &r, &hs) != LMIC_OK, "truncated to %zu accepted", n);
     // A foreign file and a newer version say so.
     CHECK(lmic_file_read_header((const uint8_t *)"RIFF1234WAVE", 12, &r, &hs) == LMIC_ERR_FORMAT);
-    b.data[8] = 2;
+    b.data[8] = LMIC_FILE_VERSION + 1;
     CHECK(lmic_file_read_header(b.data, b.size, &r, &hs) == LMIC_ERR_UNSUPPORTED);
     // Entries that do not cover the chunks are not written.
     fi.nentries = 2;

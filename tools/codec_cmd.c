@@ -20,7 +20,9 @@
 #include "cli.h"
 #include "progress.h"
 
-#define GROUP 64  // chunks per library call: the progress bar's step
+#define GROUP LMIC_LM_BATCH  // chunks per library call: the progress bar's step
+#define DEFAULT_CHUNK 4096    // frames per chunk
+#define DEFAULT_WINDOW 1024   // tokens the model reads at a time (at most)
 
 // The model file built into the binary (generated from models/default.lmm).
 extern const unsigned char lmic_default_model_data[];
@@ -32,6 +34,7 @@ typedef struct {
     int to_stdout, force, threads, depth8, verbose, quiet, progress;
     lmic_layout layout;
     int channel, mid_side;
+    int chunk, window, overlap, predict;  // 0: the defaults above; predict: effort or -1
     const char **inputs;
     int ninputs;
 } codec_opts;
@@ -41,6 +44,8 @@ static void parse_codec_(int argc, char **argv, codec_opts *o) {
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = nproc < 1 ? 1 : (nproc > 8 ? 8 : (int)nproc);
     o->progress = 1;
+    o->predict = LMIC_PRED_EFFORT_NORMAL;
+    o->overlap = -1;
     o->inputs = calloc((size_t)argc, sizeof *o->inputs);
     if (!o->inputs) die_("out of memory");
     int only_files = 0;
@@ -84,6 +89,19 @@ static void parse_codec_(int argc, char **argv, codec_opts *o) {
             parse_layout_(a, VALUE(), &o->layout, &o->channel);
         } else if (!strcmp(a, "--stereo")) {
             o->mid_side = parse_stereo_(VALUE());
+        } else if (!strcmp(a, "--chunk")) {
+            o->chunk = (int)parse_int_(a, VALUE(), 1, 1 << 20);
+        } else if (!strcmp(a, "--window")) {
+            o->window = (int)parse_int_(a, VALUE(), 1, LMIC_FILE_MAX_WINDOW);
+        } else if (!strcmp(a, "--overlap")) {
+            o->overlap = (int)parse_int_(a, VALUE(), 0, LMIC_FILE_MAX_WINDOW);
+        } else if (!strcmp(a, "--predict")) {
+            const char *v = VALUE();
+            if (!strcmp(v, "none")) o->predict = -1;
+            else if (!strcmp(v, "fast")) o->predict = LMIC_PRED_EFFORT_FAST;
+            else if (!strcmp(v, "normal")) o->predict = LMIC_PRED_EFFORT_NORMAL;
+            else if (!strcmp(v, "high")) o->predict = LMIC_PRED_EFFORT_HIGH;
+            else die_usage_("--predict %s: use none, fast, normal or high", v);
         } else {
             die_usage_("unknown option '%s'", argv[i]);
         }
@@ -215,7 +233,21 @@ static void compress_one_(const codec_opts *o, const char *in) {
     size_t fb = (size_t)lmic_pcm_frame_bytes(&fi.spec);
     if (fb > (size_t)ctx)
         die_("%s: one frame is %zu bytes, more than the model's context of %d", display_(in), fb, ctx);
-    fi.frames_per_chunk = (uint32_t)((size_t)ctx / fb);
+    // The model reads whole frames at a time: the window is a multiple of
+    // the frame's bytes, and so is the overlap (a quarter window unless set).
+    size_t win = o->window ? (size_t)o->window : (ctx < DEFAULT_WINDOW ? (size_t)ctx : DEFAULT_WINDOW);
+    if (win > (size_t)ctx) die_("--window %zu: more than the model's context of %d", win, ctx);
+    win = win < fb ? fb : win / fb * fb;
+    size_t ovl = o->overlap >= 0 ? (size_t)o->overlap / fb * fb : 0;
+    if (ovl > win || win + ovl > (size_t)ctx)
+        die_("--overlap %zu: window %zu + overlap must fit the model's context of %d, overlap <= window",
+             ovl, win, ctx);
+    fi.window = (uint32_t)win;
+    fi.overlap = (uint32_t)ovl;
+    fi.frames_per_chunk = (uint32_t)(o->chunk ? o->chunk : DEFAULT_CHUNK);
+    if ((uint64_t)fi.frames_per_chunk * fb > (1u << 30))
+        die_("--chunk %u: chunks of %llu bytes are too large", fi.frames_per_chunk,
+             (unsigned long long)fi.frames_per_chunk * fb);
     fi.prefix = a.prefix;
     fi.prefix_size = a.prefix_size;
     fi.suffix = a.suffix;
@@ -243,16 +275,23 @@ static void compress_one_(const codec_opts *o, const char *in) {
     }
     // Code the chunks.
     lmic_buf payload = {0};
+    lmic_audio_params ap = {fi.spec, {win, ovl}};
+    size_t *nfr = malloc((nch + 1) * sizeof *nfr);
+    if (!nfr) die_("%s: out of memory", display_(in));
+    for (uint64_t c = 0; c < nch; c++) nfr[c] = len[c] / fb;
     progress pr;
     progress_start(&pr, "compress", (double)ntok, o->progress && !o->quiet);
     off = 0;
     for (uint64_t c = 0; c < nch; c += GROUP) {
         size_t g = nch - c < GROUP ? (size_t)(nch - c) : GROUP;
-        lmic_status st = lmic_lm_compress(m, tok + off, len + c, g, o->threads, &payload, size + c, mode + c);
+        const int32_t *x = a.samples + (size_t)c * fi.frames_per_chunk * (size_t)a.channels;
+        lmic_status st = lmic_audio_compress(m, &ap, o->predict, x, nfr + c, g, o->threads, &payload,
+                                             size + c, mode + c);
         if (st != LMIC_OK) die_("%s: compression failed: %s", display_(in), lmic_strerror(st));
         for (size_t k = 0; k < g; k++) off += len[c + k];
         progress_update(&pr, (double)off);
     }
+    free(nfr);
     progress_end(&pr);
     // The index: one entry per LM chunk, one per run of raw chunks.
     // An entry's CRC covers its payload bytes, then its tokens: damage to
@@ -293,10 +332,10 @@ static void compress_one_(const codec_opts *o, const char *in) {
                 nsamp ? 8.0 * (double)total / (double)nsamp : 0.0, dt, dt > 0 ? secs / dt : 0.0);
         if (o->verbose)
             fprintf(stderr, "lmic:   %d Hz, %d ch, %d-bit%s, %zu frames; %llu chunks of <= %u frames "
-                            "(%llu LM, %zu raw); model %s (%s)\n",
+                            "(%llu LM, %zu raw), windows of %zu + %zu tokens; model %s (%s)\n",
                     a.rate, a.channels, a.bits, a.is_float ? " float" : "", a.frames,
                     (unsigned long long)nch, fi.frames_per_chunk, (unsigned long long)(nch - nraw),
-                    nraw, mname, fp);
+                    nraw, win, ovl, mname, fp);
     }
     lmic_buf_free(&head);
     lmic_buf_free(&payload);
@@ -363,9 +402,9 @@ static void decompress_one_(const codec_opts *o, const char *in, const char *out
              want, mname, fp);
     int ctx = lmic_model_get_config(m)->context;
     size_t fb = (size_t)lmic_pcm_frame_bytes(&fi.spec);
-    if ((size_t)fi.frames_per_chunk * fb > (size_t)ctx)
-        die_("%s: chunks of %zu bytes exceed the model's context of %d", name,
-             (size_t)fi.frames_per_chunk * fb, ctx);
+    if ((size_t)fi.window + fi.overlap > (size_t)ctx)
+        die_("%s: windows of %u + %u tokens exceed the model's context of %d", name, fi.window,
+             fi.overlap, ctx);
     uint64_t nch = lmic_file_chunks(&fi);
     // Payloads must lie inside the file, and fill it. (This also bounds what
     // a hostile header can make us allocate: every chunk costs a token in a
@@ -379,6 +418,14 @@ static void decompress_one_(const codec_opts *o, const char *in, const char *out
             chunk_name_(cn, sizeof cn, c, x->count, nch);
             die_("%s: truncated: %s %s incomplete (%zu of %llu bytes)", name, cn, x->count == 1 ? "is" : "are",
                  src.size - poff, (unsigned long long)x->size);
+        }
+        if (x->mode == LMIC_CHUNK_LM) {  // its predictor parameters must parse
+            lmic_pred pr[LMIC_PCM_MAX_CHANNELS];
+            size_t used;
+            if (lmic_pred_read(src.data + poff, (size_t)x->size, (int)fi.channels, pr, &used) != LMIC_OK) {
+                chunk_name_(cn, sizeof cn, c, 1, nch);
+                die_("%s: %s is damaged (unreadable predictor parameters)", name, cn);
+            }
         }
         poff += (size_t)x->size;
         c += x->count;
@@ -397,7 +444,15 @@ static void decompress_one_(const codec_opts *o, const char *in, const char *out
             size[c] = x->mode == LMIC_CHUNK_RAW ? len[c] : (size_t)x->size;
         }
     }
-    // Decode in groups, checking each entry's CRC as soon as its chunks are in.
+    // Decode in groups, checking each entry's CRC as soon as its chunks are
+    // in: the CRC covers the payload, then the chunks' sample tokens.
+    size_t nsamp = (size_t)fi.frames * fi.channels, pcm_bytes = nsamp * (fi.bits / 8);
+    int32_t *samp = malloc((nsamp + 1) * sizeof *samp);
+    uint8_t *pcm = malloc(pcm_bytes + 1);
+    size_t *nfr = malloc((nch + 1) * sizeof *nfr);
+    if (!samp || !pcm || !nfr) die_("%s: out of memory", name);
+    for (c = 0; c < nch; c++) nfr[c] = len[c] / fb;
+    lmic_audio_params ap = {fi.spec, {fi.window, fi.overlap}};
     progress pr;
     progress_start(&pr, out ? "decompress" : "test", (double)ntok, o->progress && !o->quiet);
     size_t toff = 0, pos = hs;
@@ -406,8 +461,10 @@ static void decompress_one_(const codec_opts *o, const char *in, const char *out
     for (c = 0; c < nch;) {
         size_t g = nch - c < GROUP ? (size_t)(nch - c) : GROUP, gbytes = 0, gtok = 0;
         for (size_t k = 0; k < g; k++) { gbytes += size[c + k]; gtok += len[c + k]; }
-        st = lmic_lm_decompress(m, src.data + pos, size + c, mode + c, len + c, g, o->threads, tok + toff);
+        int32_t *x = samp + (size_t)c * fi.frames_per_chunk * fi.channels;
+        st = lmic_audio_decompress(m, &ap, src.data + pos, size + c, mode + c, nfr + c, g, o->threads, x);
         if (st != LMIC_OK) die_("%s: decoding failed: %s", name, lmic_strerror(st));
+        lmic_pcm_encode(&fi.spec, x, gtok / fb, tok + toff);
         c += g;
         pos += gbytes;
         toff += gtok;
@@ -427,17 +484,7 @@ static void decompress_one_(const codec_opts *o, const char *in, const char *out
         progress_update(&pr, (double)toff);
     }
     progress_end(&pr);
-    // Tokens -> samples -> the WAV's sample bytes; their MD5 must match.
-    size_t nsamp = (size_t)fi.frames * fi.channels, pcm_bytes = nsamp * (fi.bits / 8);
-    int32_t *samp = malloc((nsamp + 1) * sizeof *samp);
-    uint8_t *pcm = malloc(pcm_bytes + 1);
-    if (!samp || !pcm) die_("%s: out of memory", name);
-    toff = 0;
-    for (c = 0; c < nch; c++) {
-        size_t f0 = (size_t)c * fi.frames_per_chunk;
-        lmic_pcm_decode(&fi.spec, tok + toff, len[c] / fb, samp + f0 * fi.channels);
-        toff += len[c];
-    }
+    // The WAV's sample bytes; their MD5 must match.
     wav_pack(samp, nsamp, (int)fi.bits, (int)fi.is_float, pcm);
     lmic_md5 md5;
     uint8_t dig[16];
@@ -463,7 +510,7 @@ static void decompress_one_(const codec_opts *o, const char *in, const char *out
     }
     lmic_file_info_free(&fi);
     lmic_buf_free(&src);
-    free(tok); free(mode); free(len); free(size); free(samp); free(pcm);
+    free(tok); free(mode); free(len); free(size); free(samp); free(pcm); free(nfr);
 }
 
 int cmd_decompress(int argc, char **argv) {
