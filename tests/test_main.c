@@ -13,6 +13,7 @@ const char *test_tmpdir(void) { return tmpdir_; }
 void test_util(void);
 void test_coder(void);
 void test_pcm(void);
+void test_predict(void);
 void test_codecs(void);
 void test_loaders(void);
 void test_modelfile(void);
@@ -28,6 +29,7 @@ int main(int argc, char **argv) {
     test_util();
     test_coder();
     test_pcm();
+    test_predict();
     test_codecs();
     test_loaders();
     test_modelfile();

@@ -1,0 +1,470 @@
+// predict.c -- the lossless predictor front end: samples <-> residuals.
+//
+// Each channel of a chunk is predicted alone (the cascade may also look at
+// channel c-1, which is restored first). r[t] = x[t] - pred[t] wrapped to
+// `bits` bits, so residuals are one sample wide and the map is a bijection.
+// apply and restore run the same predictor code on the same samples (the
+// original ones when applying, the restored ones when restoring), with
+// integer arithmetic only: int64 accumulators, floor shifts written out (no
+// implementation-defined >> of negatives), clamps where a value could grow,
+// so there is no overflow and every build gives the same residuals (rule 1).
+//
+// lmic_pred_choose is encoder-only; it may use floating point because its
+// result is stored (lmic_pred_write). docs/format.md ("Predictor
+// parameters") is the decoder's contract for everything here.
+#include "lmic.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define E_ 2.718281828459045
+
+// --- integer helpers
+
+static uint32_t mask_(int bits) { return bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1u; }
+
+// The low `bits` bits of v, sign-extended: two's-complement wrap, no UB.
+static int32_t wrap_(int64_t v, int bits) {
+    uint32_t u = (uint32_t)(uint64_t)v & mask_(bits);
+    uint32_t sign = 1u << (bits - 1);
+    return (int32_t)((u ^ sign) - sign);
+}
+
+// floor(v / 2^s) for 0 <= s < 63, whatever the sign of v.
+static int64_t asr_(int64_t v, int s) { return v < 0 ? ~(~v >> s) : v >> s; }
+
+// round(v / 2^s), halves up; s >= 1.
+static int64_t rshr_(int64_t v, int s) { return asr_(v + ((int64_t)1 << (s - 1)), s); }
+
+static int64_t clamp_(int64_t v, int64_t lim) { return v > lim ? lim : v < -lim ? -lim : v; }
+
+// --- the backward-adaptive cascade
+//
+// All stages work on a working scale: the samples shifted so that full scale
+// is about 2^22 (left for bits < 22, right for more), which makes the fixed-
+// point step sizes mean the same for every depth. Stage values are clamped to
+// +-2^CASC_LIM, weights to +-2^CASC_WLIM, so every int64 sum stays far from
+// overflow (256 taps * 2^25 * 2^22 < 2^55).
+
+#define CASC_SCALE 22
+#define CASC_LIM 25
+#define CASC_WLIM 22
+#define CASC_NA_MAX 32   // stage A: NLMS on the channel's own past
+#define CASC_NS_MAX 16   // stage A: taps on channel c-1 (current and past)
+#define CASC_NB_MAX 256  // stage B: sign-sign LMS
+#define CASC_NC_MAX 16   // stage C: NLMS
+
+typedef struct {
+    int na, ns, nb, nc;   // taps per stage (ns only when stereo)
+    int mu_a, mu_c;       // NLMS step 2^-mu
+    int shift_b;          // stage B weights are Q(shift_b)
+} casc_variant;
+
+// The variants a CASCADE predictor's order byte names (docs/format.md).
+static const casc_variant casc_variants_[] = {
+    {16, 8, 0, 0, 8, 8, 13},      // 0: NLMS 16 (+8 stereo)
+    {32, 16, 256, 16, 8, 8, 13},  // 1: NLMS 32 (+16), sign-sign 256, NLMS 16
+    {16, 8, 256, 16, 8, 8, 13},   // 2: NLMS 16 (+8), sign-sign 256, NLMS 16
+    {32, 16, 32, 16, 8, 8, 13},   // 3: NLMS 32 (+16), sign-sign 32, NLMS 16
+};
+#define CASC_VARIANTS ((int)(sizeof casc_variants_ / sizeof casc_variants_[0]))
+
+// One NLMS stage: predicts its input from its past (and extra inputs).
+// Weights are Q16. h[0] is the newest input.
+typedef struct {
+    int n;                   // taps
+    int mu;                  // step 2^-mu
+    int32_t h[CASC_NA_MAX + CASC_NS_MAX];
+    int32_t w[CASC_NA_MAX + CASC_NS_MAX];
+    int64_t pow;             // sum of h^2 over the taps, kept exactly
+} nlms_;
+
+// Sign-sign LMS (Monkey's Audio's NN filter): weights Q(shift), steps that
+// shrink as an input ages.
+typedef struct {
+    int n, shift;
+    int32_t h[CASC_NB_MAX];  // h[0] newest
+    int32_t d[CASC_NB_MAX];  // adaptation step per tap (sign of its input)
+    int32_t w[CASC_NB_MAX];
+    int64_t avg;             // running mean of |input|
+} sslms_;
+
+typedef struct {
+    int up, down;        // working scale: x << up >> down
+    int stereo;
+    int32_t prev;        // prefilter state: last working-scale sample
+    int32_t prev_o;      // same for channel c-1
+    nlms_ a;
+    int na;              // of a.n, the taps on the own past (the rest: c-1)
+    sslms_ b;
+    nlms_ c;
+    int64_t bias;        // stage D: running mean of the final error, Q8
+    // Predictions made for the current sample, kept for the update.
+    int64_t pa, pb, pc, pd;
+    int32_t s1;          // prefiltered current input (stage A's target)
+} casc_;
+
+static int64_t nlms_predict_(const nlms_ *f) {
+    int64_t acc = 0;
+    for (int i = 0; i < f->n; i++) acc += (int64_t)f->w[i] * f->h[i];
+    return clamp_(rshr_(acc, 16), (int64_t)1 << CASC_LIM);
+}
+
+static int bitlen_(uint64_t v) {
+    int n = 0;
+    while (v) { n++; v >>= 1; }
+    return n;
+}
+
+// w += mu * e * h / (pow + eps) in Q16: the division is done once, as a
+// 15-bit reciprocal with an exponent, so nothing overflows int64.
+static void nlms_update_(nlms_ *f, int64_t e) {
+    e = clamp_(e, (int64_t)1 << CASC_LIM);
+    if (e == 0) return;
+    uint64_t z = (uint64_t)f->pow + (1u << 14);
+    int L = bitlen_(z), sz = L > 15 ? L - 15 : 0;
+    int64_t inv = ((int64_t)1 << 46) / (int64_t)(z >> sz);  // 2^31..2^32
+    int64_t g = asr_(e * inv, 20);                           // |g| < 2^38
+    int s = 10 + f->mu + sz;
+    for (int i = 0; i < f->n; i++) {
+        int64_t dw = s < 62 ? rshr_(g * f->h[i], s) : 0;
+        f->w[i] = (int32_t)clamp_((int64_t)f->w[i] + dw, (int64_t)1 << CASC_WLIM);
+    }
+}
+
+// Shifts v in as the newest of taps [lo, hi) of f's history.
+static void nlms_push_(nlms_ *f, int lo, int hi, int32_t v) {
+    if (hi <= lo) return;
+    int64_t old = f->h[hi - 1];
+    f->pow -= old * old;
+    memmove(f->h + lo + 1, f->h + lo, (size_t)(hi - lo - 1) * sizeof f->h[0]);
+    f->h[lo] = v;
+    f->pow += (int64_t)v * v;
+}
+
+static int64_t sslms_predict_(const sslms_ *f) {
+    int64_t acc = 0;
+    for (int i = 0; i < f->n; i++) acc += (int64_t)f->w[i] * f->h[i];
+    return clamp_(rshr_(acc, f->shift), (int64_t)1 << CASC_LIM);
+}
+
+static void sslms_update_(sslms_ *f, int64_t e, int32_t in) {
+    if (e > 0)
+        for (int i = 0; i < f->n; i++) f->w[i] += f->d[i];
+    else if (e < 0)
+        for (int i = 0; i < f->n; i++) f->w[i] -= f->d[i];
+    for (int i = 0; i < f->n; i++) f->w[i] = (int32_t)clamp_(f->w[i], (int64_t)1 << CASC_WLIM);
+    // Age the steps (halved at ages 1, 2 and 8, as Monkey's Audio), then
+    // shift the new input in with a step by its size against the average.
+    size_t m = f->n > 1 ? (size_t)f->n - 1 : 0;
+    if (m > CASC_NB_MAX - 1) m = CASC_NB_MAX - 1;
+    memmove(f->h + 1, f->h, m * sizeof f->h[0]);
+    memmove(f->d + 1, f->d, m * sizeof f->d[0]);
+    f->d[1] /= 2;
+    if (f->n > 2) f->d[2] /= 2;
+    if (f->n > 8) f->d[8] /= 2;
+    int64_t a = in < 0 ? -(int64_t)in : in;
+    int32_t step = a > 3 * f->avg ? 32 : 3 * a > 4 * f->avg ? 16 : a > 0 ? 8 : 0;
+    f->d[0] = in > 0 ? step : -step;
+    f->h[0] = in;
+    f->avg += (a - f->avg) / 16;
+}
+
+static void casc_init_(casc_ *s, int variant, int stereo, int bits) {
+    const casc_variant *v = &casc_variants_[variant];
+    memset(s, 0, sizeof *s);
+    s->up = bits < CASC_SCALE ? CASC_SCALE - bits : 0;
+    s->down = bits > CASC_SCALE ? bits - CASC_SCALE : 0;
+    s->stereo = stereo;
+    s->na = v->na;
+    s->a.n = v->na + (stereo ? v->ns : 0);
+    s->a.mu = v->mu_a;
+    s->b.n = v->nb;
+    s->b.shift = v->shift_b;
+    s->c.n = v->nc;
+    s->c.mu = v->mu_c;
+}
+
+// The working-scale value of a sample (exact for bits <= 22).
+static int32_t casc_in_(const casc_ *s, int32_t x) {
+    return (int32_t)(s->down ? asr_(x, s->down) : (int64_t)x * ((int64_t)1 << s->up));
+}
+
+// The prediction of the current sample, in sample units. `other` is channel
+// c-1's current sample (stereo only). Stage inputs depend only on the past,
+// so the decoder computes the same value before it knows x.
+static int64_t casc_predict_(casc_ *s, int32_t other) {
+    if (s->stereo) {
+        int32_t o = casc_in_(s, other);
+        int32_t o1 = (int32_t)clamp_((int64_t)o - rshr_((int64_t)s->prev_o * 31, 5),
+                                     (int64_t)1 << CASC_LIM);
+        nlms_push_(&s->a, s->na, s->a.n, o1);
+        s->prev_o = o;
+    }
+    int64_t p0 = rshr_((int64_t)s->prev * 31, 5);  // the fixed prefilter
+    s->pa = nlms_predict_(&s->a);
+    s->pb = s->b.n ? sslms_predict_(&s->b) : 0;
+    s->pc = s->c.n ? nlms_predict_(&s->c) : 0;
+    s->pd = rshr_(s->bias, 8);
+    int64_t p = p0 + s->pa + s->pb + s->pc + s->pd;  // working scale
+    if (s->down) return p * ((int64_t)1 << s->down);
+    return s->up ? rshr_(p, s->up) : p;
+}
+
+// Feeds the true current sample to every stage.
+static void casc_update_(casc_ *s, int32_t x) {
+    int32_t xs = casc_in_(s, x);
+    int64_t lim = (int64_t)1 << CASC_LIM;
+    int32_t s1 = (int32_t)clamp_((int64_t)xs - rshr_((int64_t)s->prev * 31, 5), lim);
+    s->prev = xs;
+    int64_t s2 = clamp_(s1 - s->pa, lim);
+    int64_t s3 = clamp_(s2 - s->pb, lim);
+    int64_t s4 = clamp_(s3 - s->pc, lim);
+    int64_t e = s4 - s->pd;
+    nlms_update_(&s->a, s2);
+    nlms_push_(&s->a, 0, s->na, s1);
+    if (s->b.n) sslms_update_(&s->b, s3, (int32_t)s2);
+    if (s->c.n) {
+        nlms_update_(&s->c, s4);
+        nlms_push_(&s->c, 0, s->c.n, (int32_t)s3);
+    }
+    s->bias = clamp_(s->bias + asr_(clamp_(e, lim) * 256 - s->bias, 5), lim << 8);
+}
+
+// --- apply and restore
+
+static lmic_status check_pred_(const lmic_pred *p, int c) {
+    switch (p->kind) {
+    case LMIC_PRED_NONE: return LMIC_OK;
+    case LMIC_PRED_FIXED: return p->order >= 1 && p->order <= 4 ? LMIC_OK : LMIC_ERR_ARG;
+    case LMIC_PRED_LPC:
+        if (p->order < 1 || p->order > LMIC_PRED_MAX_ORDER || p->shift > 31) return LMIC_ERR_ARG;
+        for (int k = 0; k < p->order; k++)
+            if (p->coef[k] <= -(1 << 15) || p->coef[k] >= (1 << 15)) return LMIC_ERR_ARG;
+        return LMIC_OK;
+    case LMIC_PRED_CASCADE:
+        if (p->order >= CASC_VARIANTS || p->stereo > 1 || (p->stereo && c == 0)) return LMIC_ERR_ARG;
+        return LMIC_OK;
+    default: return LMIC_ERR_ARG;
+    }
+}
+
+// One channel c of n frames. X is the sample array ((n, C), read when
+// applying, written when restoring), R the residuals (the other way round).
+// `s` is scratch state for a CASCADE predictor.
+static void run_channel_(const lmic_pred *p, int32_t *X, int32_t *R, size_t n, int C, int c,
+                         int bits, int restore, casc_ *s) {
+    const size_t sC = (size_t)C;
+#define XS(t) X[(size_t)(t) * sC + (size_t)c]
+#define STEP(pred)                                                        \
+    do {                                                                  \
+        int64_t pr_ = (pred);                                             \
+        if (restore) XS(t) = wrap_((int64_t)R[t * sC + c] + pr_, bits);   \
+        else R[t * sC + c] = wrap_((int64_t)XS(t) - pr_, bits);           \
+    } while (0)
+    switch (p->kind) {
+    case LMIC_PRED_NONE:
+        for (size_t t = 0; t < n; t++) STEP(0);
+        break;
+    case LMIC_PRED_FIXED: {
+        // FLAC's polynomials; earlier samples count as 0.
+        static const int64_t k[5][4] = {
+            {0, 0, 0, 0}, {1, 0, 0, 0}, {2, -1, 0, 0}, {3, -3, 1, 0}, {4, -6, 4, -1}};
+        const int64_t *q = k[p->order];
+        for (size_t t = 0; t < n; t++) {
+            int64_t pr = 0;
+            for (int j = 0; j < p->order && (size_t)j < t; j++) pr += q[j] * XS(t - 1 - j);
+            STEP(pr);
+        }
+        break;
+    }
+    case LMIC_PRED_LPC: {
+        int o = p->order;
+        for (size_t t = 0; t < n; t++) {
+            int64_t acc = 0;
+            if (t >= (size_t)o) {
+                for (int j = 0; j < o; j++) acc += (int64_t)p->coef[j] * XS(t - 1 - j);
+            } else {
+                for (int j = 0; (size_t)j < t; j++) acc += (int64_t)p->coef[j] * XS(t - 1 - j);
+            }
+            STEP(asr_(acc, p->shift));
+        }
+        break;
+    }
+    case LMIC_PRED_CASCADE: {
+        casc_init_(s, p->order, p->stereo, bits);
+        for (size_t t = 0; t < n; t++) {
+            int32_t other = p->stereo ? X[t * sC + (size_t)c - 1] : 0;
+            STEP(casc_predict_(s, other));
+            casc_update_(s, XS(t));
+        }
+        break;
+    }
+    }
+#undef STEP
+#undef XS
+}
+
+static lmic_status run_(const lmic_pred *pred, int32_t *X, int32_t *R, size_t n, int channels,
+                        int bits, int restore) {
+    if (!pred || channels < 1 || bits < 1 || bits > 32 || (n && (!X || !R))) return LMIC_ERR_ARG;
+    int need_state = 0;
+    for (int c = 0; c < channels; c++) {
+        if (check_pred_(&pred[c], c) != LMIC_OK) return LMIC_ERR_ARG;
+        need_state |= pred[c].kind == LMIC_PRED_CASCADE;
+    }
+    casc_ *s = NULL;
+    if (need_state && !(s = malloc(sizeof *s))) return LMIC_ERR_NOMEM;
+    for (int c = 0; c < channels; c++) run_channel_(&pred[c], X, R, n, channels, c, bits, restore, s);
+    free(s);
+    return LMIC_OK;
+}
+
+lmic_status lmic_pred_apply(const lmic_pred *pred, const int32_t *frames, size_t n, int channels,
+                            int bits, int32_t *res) {
+    return run_(pred, (int32_t *)frames, res, n, channels, bits, 0);
+}
+
+lmic_status lmic_pred_restore(const lmic_pred *pred, const int32_t *res, size_t n, int channels,
+                              int bits, int32_t *frames) {
+    return run_(pred, frames, (int32_t *)res, n, channels, bits, 1);
+}
+
+// --- parameters in bytes
+
+static lmic_status put_varint_(lmic_buf *b, uint32_t v) {
+    uint8_t tmp[5];
+    int n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7F);
+        v >>= 7;
+        if (v) tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    return lmic_buf_append(b, tmp, (size_t)n);
+}
+
+lmic_status lmic_pred_write(const lmic_pred *pred, int channels, lmic_buf *out) {
+    if (!pred || !out || channels < 1) return LMIC_ERR_ARG;
+    for (int c = 0; c < channels; c++)
+        if (check_pred_(&pred[c], c) != LMIC_OK) return LMIC_ERR_ARG;
+    size_t size0 = out->size;
+    lmic_status st = LMIC_OK;
+    for (int c = 0; c < channels && st == LMIC_OK; c++) {
+        const lmic_pred *p = &pred[c];
+        uint8_t h[3] = {p->kind, p->order, 0};
+        switch (p->kind) {
+        case LMIC_PRED_NONE: st = lmic_buf_append(out, h, 1); break;
+        case LMIC_PRED_FIXED: st = lmic_buf_append(out, h, 2); break;
+        case LMIC_PRED_LPC:
+            h[2] = p->shift;
+            st = lmic_buf_append(out, h, 3);
+            for (int k = 0; k < p->order && st == LMIC_OK; k++) {
+                uint32_t u = (uint32_t)p->coef[k];
+                st = put_varint_(out, (u << 1) ^ (uint32_t)(p->coef[k] < 0 ? -1 : 0));  // zig-zag
+            }
+            break;
+        case LMIC_PRED_CASCADE:
+            h[2] = p->stereo;
+            st = lmic_buf_append(out, h, 3);
+            break;
+        }
+    }
+    if (st != LMIC_OK) out->size = size0;
+    return st;
+}
+
+lmic_status lmic_pred_read(const uint8_t *p, size_t size, int channels, lmic_pred *pred,
+                           size_t *used) {
+    if ((!p && size) || !pred || channels < 1) return LMIC_ERR_ARG;
+    size_t pos = 0;
+#define BYTE(v) do { if (pos >= size) return LMIC_ERR_CORRUPT; (v) = p[pos++]; } while (0)
+    for (int c = 0; c < channels; c++) {
+        lmic_pred *q = &pred[c];
+        memset(q, 0, sizeof *q);
+        BYTE(q->kind);
+        switch (q->kind) {
+        case LMIC_PRED_NONE: break;
+        case LMIC_PRED_FIXED: BYTE(q->order); break;
+        case LMIC_PRED_LPC:
+            BYTE(q->order);
+            BYTE(q->shift);
+            if (q->order < 1 || q->order > LMIC_PRED_MAX_ORDER) return LMIC_ERR_CORRUPT;
+            for (int k = 0; k < q->order; k++) {
+                // A zig-zag varint of at most 3 bytes, canonical (no
+                // trailing zero group), below 2^16.
+                uint32_t u = 0;
+                for (int i = 0;; i++) {
+                    uint8_t b;
+                    BYTE(b);
+                    if (i > 0 && b == 0) return LMIC_ERR_CORRUPT;
+                    u |= (uint32_t)(b & 0x7F) << (7 * i);
+                    if (!(b & 0x80)) break;
+                    if (i == 2) return LMIC_ERR_CORRUPT;
+                }
+                if (u >= (1u << 16)) return LMIC_ERR_CORRUPT;
+                q->coef[k] = (int32_t)(u >> 1) ^ -(int32_t)(u & 1);
+            }
+            break;
+        case LMIC_PRED_CASCADE:
+            BYTE(q->order);
+            BYTE(q->stereo);
+            break;
+        default: return LMIC_ERR_CORRUPT;
+        }
+        if (check_pred_(q, c) != LMIC_OK) return LMIC_ERR_CORRUPT;
+    }
+#undef BYTE
+    if (used) *used = pos;
+    return LMIC_OK;
+}
+
+// --- choosing (encoder only; floating point allowed)
+
+// Estimated bits of residuals r[t * C] (t < n): a Laplace code whose scale
+// follows the mean |r| of each block of 256, as an adaptive Rice coder would.
+static double cost_(const int32_t *r, size_t n, int C) {
+    double bits = 0;
+    for (size_t t0 = 0; t0 < n; t0 += 256) {
+        size_t m = n - t0 < 256 ? n - t0 : 256;
+        double sum = 0;
+        for (size_t t = t0; t < t0 + m; t++) sum += fabs((double)r[t * (size_t)C]);
+        double mean = sum / (double)m;
+        // Entropy of a discretised Laplace of mean |r| b is about log2(2e b)
+        // for large b; log2(1 + 2e b) stays sensible near 0.
+        bits += (double)m * log2(1.0 + 2.0 * E_ * mean);
+    }
+    return bits;
+}
+
+static lmic_status choose_fixed_(const int32_t *frames, size_t n, int C, int c, int bits,
+                                 int32_t *res, lmic_pred *best, double *best_cost) {
+    for (int order = 0; order <= 4; order++) {
+        lmic_pred p = {0};
+        p.kind = order ? LMIC_PRED_FIXED : LMIC_PRED_NONE;
+        p.order = (uint8_t)order;
+        run_channel_(&p, (int32_t *)frames, res, n, C, c, bits, 0, NULL);
+        double cost = cost_(res + c, n, C) + (order ? 16 : 8);  // + its parameter bytes
+        if (cost < *best_cost) { *best_cost = cost; *best = p; }
+    }
+    return LMIC_OK;
+}
+
+lmic_status lmic_pred_choose(const int32_t *frames, size_t n, int channels, int bits,
+                             lmic_pred_effort effort, lmic_pred *pred) {
+    if ((!frames && n) || !pred || channels < 1 || bits < 1 || bits > 32 ||
+        effort < LMIC_PRED_EFFORT_FAST || effort > LMIC_PRED_EFFORT_HIGH)
+        return LMIC_ERR_ARG;
+    int32_t *res = malloc((n ? n : 1) * (size_t)channels * sizeof *res);
+    if (!res) return LMIC_ERR_NOMEM;
+    lmic_status st = LMIC_OK;
+    for (int c = 0; c < channels; c++) {
+        double best_cost = INFINITY;
+        memset(&pred[c], 0, sizeof pred[c]);
+        if ((st = choose_fixed_(frames, n, channels, c, bits, res, &pred[c], &best_cost)) != LMIC_OK)
+            break;
+    }
+    free(res);
+    return st;
+}
