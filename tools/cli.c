@@ -135,3 +135,46 @@ int parse_norm_(const char *v) {
     if (!strcmp(v, "pre")) return LMIC_NORM_PRE;
     die_usage_("--norm %s: use post or pre", v);
 }
+
+// --- data options
+
+int parse_predict_(const char *v) {
+    if (!strcmp(v, "none")) return -1;
+    if (!strcmp(v, "fast")) return LMIC_PRED_EFFORT_FAST;
+    if (!strcmp(v, "normal")) return LMIC_PRED_EFFORT_NORMAL;
+    if (!strcmp(v, "high")) return LMIC_PRED_EFFORT_HIGH;
+    die_usage_("--predict %s: use none, fast, normal or high", v);
+}
+
+int parse_loader_option_(const char *a, const char *val, int argc, char **argv, int *i,
+                         loader_opts *lo) {
+#define VALUE() (val ? val : (*i + 1 < argc ? argv[++*i] : (die_usage_("%s needs a value", a), "")))
+    if (!strcmp(a, "--data")) {
+        const char *v = VALUE();
+        if (loader_parse_kind(v, &lo->kind) != 0)
+            die_usage_("--data %s: use text, image, librispeech, audio or random", v);
+    } else if (!strcmp(a, "--path")) {
+        lo->path = VALUE();
+    } else if (!strcmp(a, "--chunk-size")) {
+        lo->chunk_size = (size_t)parse_int_(a, VALUE(), 1, 1 << 30);
+    } else if (!strcmp(a, "--num-chunks")) {
+        lo->num_chunks = parse_int_(a, VALUE(), 0, (long long)1 << 50);
+    } else if (!strcmp(a, "--keep-partial")) {
+        lo->keep_partial = 1;
+    } else if (!strcmp(a, "--depth")) {
+        const char *v = VALUE();
+        lo->depth = !strcmp(v, "native") ? 0 : (int)parse_int_(a, v, 8, 16);
+        if (lo->depth != 0 && lo->depth != 8 && lo->depth != 16)
+            die_usage_("--depth %s: use 8, 16 or native", v);
+    } else if (!strcmp(a, "--layout")) {
+        parse_layout_(a, VALUE(), &lo->layout, &lo->channel);
+    } else if (!strcmp(a, "--stereo")) {
+        lo->mid_side = parse_stereo_(VALUE());
+    } else if (!strcmp(a, "--predict")) {
+        lo->predict = parse_predict_(VALUE()) + 1;
+    } else {
+        return 0;
+    }
+    return 1;
+#undef VALUE
+}

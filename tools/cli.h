@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "lmic.h"
+#include "loaders.h"
 
 // "lmic: error: ..." on stderr and exit 1 (die) or 2 (usage error, with a
 // pointer to --help).
@@ -19,6 +20,16 @@ long long parse_int_(const char *opt, const char *s, long long lo, long long hi)
 // (ms | lr), shared by every command that tokenises audio; usage error else.
 void parse_layout_(const char *opt, const char *v, lmic_layout *layout, int *channel);
 int parse_stereo_(const char *v);  // returns mid_side
+// The data options every command that reads data shares (--data, --path,
+// --chunk-size, --num-chunks, --keep-partial, --depth, --layout, --stereo,
+// --predict). If `a` is one of them, applies it to *lo and returns 1; its
+// value is `val` (given as --name=val) or else the next argument, argv[*i +
+// 1] (then *i advances). Returns 0 for any other option. Usage errors die.
+int parse_loader_option_(const char *a, const char *val, int argc, char **argv, int *i,
+                         loader_opts *lo);
+// --predict none | fast | normal | high -> -1 or an lmic_pred_effort.
+int parse_predict_(const char *v);
+
 // --positions (sinusoidal | rotary) and --norm (post | pre), for model options.
 int parse_positions_(const char *v);
 int parse_norm_(const char *v);

@@ -54,6 +54,8 @@ static const char *usage_ =
     "  --depth 8|16|native  audio sample depth in the tokens (default native)\n"
     "  --layout L           interleave | planar | channel:N (default interleave)\n"
     "  --stereo ms|lr       lossless mid/side, or left/right as stored (default lr)\n"
+    "  --predict E          audio: each chunk's predictor residuals, as compress\n"
+    "                       codes them: none | fast | normal | high (default none)\n"
     "  --seed S             random data seed (default 0)\n"
     "\n"
     "  -h, --help           this text;  -V, --version  the version\n";
@@ -80,7 +82,6 @@ static void parse_(int argc, char **argv, int first, cli_opts *o) {
     o->lo.layout = LMIC_LAYOUT_INTERLEAVE;
     o->compressors = DEFAULT_COMPRESSORS;
     o->progress = 1;
-    int have_path = 0;
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         // Options with a value take it from the next argument or after '='.
@@ -94,28 +95,7 @@ static void parse_(int argc, char **argv, int first, cli_opts *o) {
             a = name;
         }
 #define VALUE() (val ? val : (i + 1 < argc ? argv[++i] : (die_usage_("%s needs a value", a), "")))
-        if (!strcmp(a, "--data")) {
-            const char *v = VALUE();
-            if (loader_parse_kind(v, &o->lo.kind) != 0)
-                die_usage_("--data %s: use text, image, librispeech, audio or random", v);
-        } else if (!strcmp(a, "--path")) {
-            o->lo.path = VALUE();
-            have_path = 1;
-        } else if (!strcmp(a, "--chunk-size")) {
-            o->lo.chunk_size = (size_t)parse_int_(a, VALUE(), 1, 1 << 30);
-        } else if (!strcmp(a, "--num-chunks")) {
-            o->lo.num_chunks = parse_int_(a, VALUE(), 0, (long long)1 << 50);
-        } else if (!strcmp(a, "--keep-partial")) {
-            o->lo.keep_partial = 1;
-        } else if (!strcmp(a, "--depth")) {
-            const char *v = VALUE();
-            o->lo.depth = !strcmp(v, "native") ? 0 : (int)parse_int_(a, v, 8, 16);
-            if (o->lo.depth != 0 && o->lo.depth != 8 && o->lo.depth != 16)
-                die_usage_("--depth %s: use 8, 16 or native", v);
-        } else if (!strcmp(a, "--layout")) {
-            parse_layout_(a, VALUE(), &o->lo.layout, &o->lo.channel);
-        } else if (!strcmp(a, "--stereo")) {
-            o->lo.mid_side = parse_stereo_(VALUE());
+        if (parse_loader_option_(a, val, argc, argv, &i, &o->lo)) {
         } else if (!strcmp(a, "--seed")) {
             o->lo.seed = (uint64_t)parse_int_(a, VALUE(), 0, INT64_MAX);
         } else if (!strcmp(a, "--compressor")) {
@@ -157,7 +137,7 @@ static void parse_(int argc, char **argv, int first, cli_opts *o) {
         }
 #undef VALUE
     }
-    if (!have_path && o->lo.kind != DATA_RANDOM) {
+    if (!o->lo.path && o->lo.kind != DATA_RANDOM) {
         if (o->lo.kind != DEFAULT_DATA)
             die_usage_("--data %s needs --path", loader_kind_name(o->lo.kind));
         o->lo.path = DEFAULT_PATH;

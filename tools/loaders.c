@@ -41,6 +41,7 @@ struct loader {
     size_t frames_per_chunk;
     int32_t *raw;            // (frames_per_chunk, info.channels) from libsndfile
     int32_t *frames;         // (frames_per_chunk, spec.channels) to tokenise
+    int32_t *res;            // (frames_per_chunk, spec.channels) residuals (predict)
     long long frames_read;   // of this file so far
     // image
     uint8_t *img;            // (H, W) gray
@@ -201,8 +202,8 @@ static int truncated_(loader *L, const char *path) {
 static void close_audio_(loader *L) {
     if (L->snd) sf_close(L->snd);
     L->snd = NULL;
-    free(L->raw); free(L->frames);
-    L->raw = L->frames = NULL;
+    free(L->raw); free(L->frames); free(L->res);
+    L->raw = L->frames = L->res = NULL;
 }
 
 static int open_audio_(loader *L, const char *path) {
@@ -241,7 +242,9 @@ static int open_audio_(loader *L, const char *path) {
     if (truncated_(L, path)) return -1;
     L->raw = malloc(L->frames_per_chunk * (size_t)I->channels * sizeof *L->raw);
     L->frames = malloc(L->frames_per_chunk * (size_t)s.channels * sizeof *L->frames);
-    if (!L->raw || !L->frames) return fail_(L, "out of memory");
+    if (L->o.predict)
+        L->res = malloc(L->frames_per_chunk * (size_t)s.channels * sizeof *L->res);
+    if (!L->raw || !L->frames || (L->o.predict && !L->res)) return fail_(L, "out of memory");
     L->meta = (chunk_meta){path, I->samplerate, s.layout == LMIC_LAYOUT_CHANNEL ? 1 : s.channels,
                            s.bits, (int)fb, s.layout != LMIC_LAYOUT_PLANAR || s.channels == 1};
     return 0;
@@ -505,7 +508,17 @@ int loader_next(loader *L, const uint8_t **data, size_t *n, chunk_meta *meta) {
         } else {
             long long f = read_audio_(L);
             if (f < 0) return -1;
-            lmic_pcm_encode(&L->spec, L->frames, (size_t)f, L->chunk);
+            const int32_t *x = L->frames;
+            if (L->o.predict && f > 0) {  // the codec's front end, chunk by chunk
+                lmic_pred pred[LMIC_PCM_MAX_CHANNELS];
+                int C = L->spec.channels;
+                if (lmic_pred_choose(x, (size_t)f, C, L->spec.bits, (lmic_pred_effort)(L->o.predict - 1),
+                                     pred) != LMIC_OK ||
+                    lmic_pred_apply(pred, x, (size_t)f, C, L->spec.bits, L->res) != LMIC_OK)
+                    return fail_(L, "%s: prediction failed", L->cur_name);
+                x = L->res;
+            }
+            lmic_pcm_encode(&L->spec, x, (size_t)f, L->chunk);
             got = (size_t)f * (size_t)L->meta.frame_bytes;
             if ((size_t)f == L->frames_per_chunk) cs = got;  // whole frames: rounded down
         }

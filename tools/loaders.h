@@ -38,6 +38,9 @@ typedef struct {
     lmic_layout layout;      // audio: token layout
     int channel;             // audio: channel kept by LMIC_LAYOUT_CHANNEL
     int mid_side;            // audio: lossless mid/side (stereo only)
+    int predict;             // audio: 0 = the samples; else each chunk's
+                             // residuals under lmic_pred_choose at effort
+                             // predict - 1, as lmic compress codes them
     uint64_t seed;           // random
 } loader_opts;
 

@@ -6,7 +6,9 @@
 // Data: every chunk of a file is concatenated back into that file's byte
 // stream (chunks are read with keep_partial, so nothing is dropped); a batch
 // is `batch` windows of `seq` bytes drawn uniformly, with replacement, from
-// all windows that lie inside one file (lmic_trainer_sample). Validation
+// all windows that lie inside one file (lmic_trainer_sample). With --predict
+// the segments are chunks instead, and windows start on frame boundaries, as
+// the compressor's windows do. Validation
 // bytes come from --val-path, or are the last --val-frac of the training
 // bytes (in the loader's file order, which is sorted by path); validation
 // scores non-overlapping seq-byte windows from the start of that data, each
@@ -41,7 +43,9 @@ static const char *usage_ =
     "            the end and SIGINT/SIGTERM also write it.  [--resume CKPT] (continues\n"
     "            with the checkpoint's batch, seq, lr, schedule, clip and seed)\n"
     "  output:   [--print-every K (10)] [-f]\n"
-    "  loader:   --chunk-size N --num-chunks N --depth 8|16|native --layout L --stereo ms|lr\n";
+    "  loader:   --chunk-size N --num-chunks N --depth 8|16|native --layout L --stereo ms|lr\n"
+    "            --predict none|fast|normal|high (audio: train on the residuals that\n"
+    "            compress codes; windows then lie inside one chunk, frame-aligned)\n";
 
 static double parse_num_(const char *opt, const char *s, double lo, double hi) {
     char *end;
@@ -55,7 +59,7 @@ static double parse_num_(const char *opt, const char *s, double lo, double hi) {
 typedef struct {
     loader_opts lo, vlo;
     const char *preset, *model, *out, *ckpt, *resume, *dump_grads;
-    int positions, norm, context, force, have_path, have_val;
+    int positions, norm, context, force, have_val;
     const char *tc_opt;  // the last option that sets the training config (--resume ignores it)
     long long steps, every, val_every, val_windows, print_every;
     double val_frac;
@@ -89,26 +93,7 @@ static void parse_(int argc, char **argv, train_opts *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_, stdout);
             exit(0);
-        } else if (!strcmp(a, "--data")) {
-            const char *v = VALUE();
-            if (loader_parse_kind(v, &o->lo.kind) != 0)
-                die_usage_("--data %s: use text, image, librispeech, audio or random", v);
-        } else if (!strcmp(a, "--path")) {
-            o->lo.path = VALUE();
-            o->have_path = 1;
-        } else if (!strcmp(a, "--chunk-size")) {
-            o->lo.chunk_size = (size_t)parse_int_(a, VALUE(), 1, 1 << 30);
-        } else if (!strcmp(a, "--num-chunks")) {
-            o->lo.num_chunks = parse_int_(a, VALUE(), 0, (long long)1 << 50);
-        } else if (!strcmp(a, "--depth")) {
-            const char *v = VALUE();
-            o->lo.depth = !strcmp(v, "native") ? 0 : (int)parse_int_(a, v, 8, 16);
-            if (o->lo.depth != 0 && o->lo.depth != 8 && o->lo.depth != 16)
-                die_usage_("--depth %s: use 8, 16 or native", v);
-        } else if (!strcmp(a, "--layout")) {
-            parse_layout_(a, VALUE(), &o->lo.layout, &o->lo.channel);
-        } else if (!strcmp(a, "--stereo")) {
-            o->lo.mid_side = parse_stereo_(VALUE());
+        } else if (parse_loader_option_(a, val, argc, argv, &i, &o->lo)) {
         } else if (!strcmp(a, "--seed")) {
             o->tc.seed = (uint64_t)parse_int_(a, VALUE(), 0, INT64_MAX);
         } else if (!strcmp(a, "--preset")) {
@@ -176,7 +161,7 @@ static void parse_(int argc, char **argv, train_opts *o) {
     }
     if (!o->out) die_usage_("train needs -o MODEL");
     if (o->steps < 0) die_usage_("train needs --steps N");
-    if (!o->have_path && o->lo.kind != DATA_RANDOM) die_usage_("train needs --path");
+    if (!o->lo.path && o->lo.kind != DATA_RANDOM) die_usage_("train needs --path");
     if (o->have_val && o->val_frac >= 0) die_usage_("use --val-path or --val-frac, not both");
     if (!o->have_val && o->val_frac < 0) o->val_frac = 0.05;
     if (o->model && (o->preset || o->context || o->positions >= 0 || o->norm >= 0))
@@ -184,8 +169,11 @@ static void parse_(int argc, char **argv, train_opts *o) {
     if (o->cosine && !o->tc.cosine_steps) o->tc.cosine_steps = o->steps;
     o->lo.seed = o->tc.seed;
     o->lo.keep_partial = 1;  // training uses every byte
-    o->vlo = (loader_opts){o->lo.kind, o->vlo.path, o->lo.chunk_size, -1, 1, o->lo.depth,
-                           o->lo.layout, o->lo.channel, o->lo.mid_side, o->lo.seed + 1};
+    const char *vpath = o->vlo.path;  // validation data: the same options, all of it
+    o->vlo = o->lo;
+    o->vlo.path = vpath;
+    o->vlo.num_chunks = -1;
+    o->vlo.seed = o->lo.seed + 1;
 }
 
 // --- data: every file's bytes, back to back, and where each file ends
@@ -194,6 +182,7 @@ typedef struct {
     lmic_buf bytes;
     size_t *end;   // (n,) segment i is bytes[end[i-1], end[i])
     size_t n, cap;
+    size_t align;  // windows start a multiple of this after their segment's start
 } dataset;
 
 static void push_end_(dataset *d, size_t end) {
@@ -213,8 +202,12 @@ static void load_(const loader_opts *lo, dataset *d) {
     size_t n;
     chunk_meta meta;
     int r, any = 0;
+    d->align = 1;
     while ((r = loader_next(L, &p, &n, &meta)) == 1) {
-        if (any && strcmp(file, meta.file) != 0) push_end_(d, d->bytes.size);
+        // Residuals restart with every chunk (lmic compress codes chunks
+        // alone, whole frames at a time): a chunk is then a segment.
+        if (lo->predict) d->align = (size_t)meta.frame_bytes;
+        if (any && (lo->predict || strcmp(file, meta.file) != 0)) push_end_(d, d->bytes.size);
         snprintf(file, sizeof file, "%s", meta.file);
         any = 1;
         if (lmic_buf_append(&d->bytes, p, n) != LMIC_OK) die_("out of memory");
@@ -398,7 +391,7 @@ int cmd_train(int argc, char **argv) {
             (unsigned long long)tc->seed, tc->threads);
 
     if (o.dump_grads) {  // the loss and gradient of the next batch (tests/gradcheck.sh)
-        if ((st = lmic_trainer_sample(t, d.bytes.data, d.end, d.n, tok)) != LMIC_OK)
+        if ((st = lmic_trainer_sample(t, d.bytes.data, d.end, d.n, d.align, tok)) != LMIC_OK)
             die_("no file holds a window of %d bytes", T);
         double loss;
         const float *g;
@@ -429,7 +422,7 @@ int cmd_train(int argc, char **argv) {
     t0 = now_seconds();
     int64_t s = first;
     while (s < o.steps && !stop_) {
-        if ((st = lmic_trainer_sample(t, d.bytes.data, d.end, d.n, tok)) != LMIC_OK)
+        if ((st = lmic_trainer_sample(t, d.bytes.data, d.end, d.n, d.align, tok)) != LMIC_OK)
             die_("no training file holds a window of %d bytes", T);
         lmic_train_stats ts;
         if ((st = lmic_trainer_step(t, tok, &ts)) != LMIC_OK) die_("step: %s", lmic_strerror(st));
