@@ -178,3 +178,43 @@ int parse_loader_option_(const char *a, const char *val, int argc, char **argv, 
     return 1;
 #undef VALUE
 }
+
+// --- model shape options
+
+void model_shape_init_(model_shape *s) {
+    memset(s, 0, sizeof *s);
+    s->positions = s->norm = -1;
+}
+
+int parse_model_option_(const char *a, const char *val, int argc, char **argv, int *i, model_shape *s) {
+#define VALUE() (val ? val : (*i + 1 < argc ? argv[++*i] : (die_usage_("%s needs a value", a), "")))
+    if (!strcmp(a, "--preset")) s->preset = VALUE();
+    else if (!strcmp(a, "--d-model")) s->d_model = (int)parse_int_(a, VALUE(), 1, 8192);
+    else if (!strcmp(a, "--layers")) s->layers = (int)parse_int_(a, VALUE(), 1, 256);
+    else if (!strcmp(a, "--heads")) s->heads = (int)parse_int_(a, VALUE(), 1, 256);
+    else if (!strcmp(a, "--widening")) s->widening = (int)parse_int_(a, VALUE(), 1, 64);
+    else if (!strcmp(a, "--context")) s->context = (int)parse_int_(a, VALUE(), 1, 65536);
+    else if (!strcmp(a, "--positions")) s->positions = parse_positions_(VALUE());
+    else if (!strcmp(a, "--norm")) s->norm = parse_norm_(VALUE());
+    else return 0;
+    s->given = 1;
+    return 1;
+#undef VALUE
+}
+
+lmic_model_config model_shape_config_(const model_shape *s) {
+    lmic_model_config c;
+    if (lmic_model_preset(s->preset ? s->preset : "200k", &c) != LMIC_OK)
+        die_usage_("--preset %s: use dm-default, 200k, 800k or 3.2m", s->preset);
+    if (s->d_model) c.d_model = s->d_model;
+    if (s->layers) c.n_layers = s->layers;
+    if (s->heads) c.n_heads = s->heads;
+    if (s->widening) c.widening = s->widening;
+    if (s->context) c.context = s->context;
+    if (s->positions >= 0) c.positions = s->positions;
+    if (s->norm >= 0) c.norm = s->norm;
+    if (lmic_model_config_check(&c) != LMIC_OK)
+        die_usage_("this model configuration is not valid (d_model %d, layers %d, heads %d, widening %d, "
+                   "context %d)", c.d_model, c.n_layers, c.n_heads, c.widening, c.context);
+    return c;
+}

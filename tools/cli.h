@@ -34,6 +34,21 @@ int parse_predict_(const char *v);
 int parse_positions_(const char *v);
 int parse_norm_(const char *v);
 
+// The shape of a new model: a preset, then any of its fields overridden
+// (--preset, --d-model, --layers, --heads, --widening, --context,
+// --positions, --norm). model_shape_init_ gives "the 200k preset".
+typedef struct {
+    const char *preset;
+    int d_model, layers, heads, widening, context;
+    int positions, norm;  // -1: the preset's
+    int given;            // some option was given
+} model_shape;
+void model_shape_init_(model_shape *s);
+// Like parse_loader_option_, for the options above.
+int parse_model_option_(const char *a, const char *val, int argc, char **argv, int *i, model_shape *s);
+// The configuration; dies with a usage error if it is not valid.
+lmic_model_config model_shape_config_(const model_shape *s);
+
 // Output files: written to PATH.tmp-XXXXXX and renamed into place only when
 // complete, so a failure never leaves a partial file ("-" = stdout).
 typedef struct {

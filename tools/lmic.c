@@ -40,6 +40,7 @@ static const char *usage_ =
     "           [--incremental] [--dump-cdf FILE] [--dump-logp FILE] [--json]\n"
     "  model new   a randomly initialised model: --preset P [--seed S]\n"
     "              [--positions sinusoidal|rotary] [--norm post|pre] [--context N]\n"
+    "              [--d-model C] [--layers L] [--heads NH] [--widening W]\n"
     "              [--f16] -o MODEL   (presets: dm-default, 200k, 800k, 3.2m)\n"
     "  model info  MODEL: its config, parameter count and fingerprint\n"
     "  train    train a model on data: --steps N -o MODEL [...] (lmic train --help)\n"
@@ -66,15 +67,16 @@ typedef struct {
     const char *out;
     int json, force, progress;
     // model and score
-    const char *model, *preset, *dump_cdf, *dump_logp;
-    int positions, norm, context, f16, threads, batch, incremental;
+    const char *model, *dump_cdf, *dump_logp;
+    model_shape shape;
+    int f16, threads, batch, incremental;
     const char *positional;  // one non-option argument (model info)
 } cli_opts;
 
 // Parses the options shared by the data commands; exits on a usage error.
 static void parse_(int argc, char **argv, int first, cli_opts *o) {
     memset(o, 0, sizeof *o);
-    o->positions = o->norm = -1;
+    model_shape_init_(&o->shape);
     o->threads = 1;
     o->batch = 16;
     o->lo.kind = DEFAULT_DATA;
@@ -110,14 +112,7 @@ static void parse_(int argc, char **argv, int first, cli_opts *o) {
             o->force = 1;
         } else if (!strcmp(a, "--model")) {
             o->model = VALUE();
-        } else if (!strcmp(a, "--preset")) {
-            o->preset = VALUE();
-        } else if (!strcmp(a, "--positions")) {
-            o->positions = parse_positions_(VALUE());
-        } else if (!strcmp(a, "--norm")) {
-            o->norm = parse_norm_(VALUE());
-        } else if (!strcmp(a, "--context")) {
-            o->context = (int)parse_int_(a, VALUE(), 1, 65536);
+        } else if (parse_model_option_(a, val, argc, argv, &i, &o->shape)) {
         } else if (!strcmp(a, "--f16")) {
             o->f16 = 1;
         } else if (!strcmp(a, "--threads")) {
@@ -214,13 +209,7 @@ static int cmd_model_(int argc, char **argv) {
     if (!strcmp(argv[2], "new")) {
         if (!o.out) die_usage_("model new needs -o MODEL");
         if (o.positional) die_usage_("unexpected argument '%s'", o.positional);
-        lmic_model_config c;
-        if (lmic_model_preset(o.preset ? o.preset : "200k", &c) != LMIC_OK)
-            die_usage_("--preset %s: use dm-default, 200k, 800k or 3.2m", o.preset);
-        if (o.positions >= 0) c.positions = o.positions;
-        if (o.norm >= 0) c.norm = o.norm;
-        if (o.context) c.context = o.context;
-        if (lmic_model_config_check(&c) != LMIC_OK) die_usage_("this configuration is not valid");
+        lmic_model_config c = model_shape_config_(&o.shape);
         lmic_model *m;
         lmic_status st = lmic_model_new_random(&c, o.lo.seed, &m);
         if (st != LMIC_OK) die_("model new: %s", lmic_strerror(st));

@@ -33,6 +33,7 @@
 static const char *usage_ =
     "usage: lmic train --data KIND --path P [loader options] -o MODEL [options]\n"
     "  model:    --preset 200k|dm-default|800k|3.2m (default 200k) [--context N]\n"
+    "            [--d-model C] [--layers L] [--heads NH] [--widening W]\n"
     "            [--positions sinusoidal|rotary] [--norm post|pre], or --model M (start from M)\n"
     "  steps:    --steps N (total updates; with --resume, the total to reach)\n"
     "            --batch B (32)  --seq T (2048)  --lr X (1e-4)  [--warmup W]\n"
@@ -58,8 +59,9 @@ static double parse_num_(const char *opt, const char *s, double lo, double hi) {
 
 typedef struct {
     loader_opts lo, vlo;
-    const char *preset, *model, *out, *ckpt, *resume, *dump_grads;
-    int positions, norm, context, force, have_val;
+    const char *model, *out, *ckpt, *resume, *dump_grads;
+    model_shape shape;
+    int force, have_val;
     const char *tc_opt;  // the last option that sets the training config (--resume ignores it)
     long long steps, every, val_every, val_windows, print_every;
     double val_frac;
@@ -70,7 +72,7 @@ typedef struct {
 static void parse_(int argc, char **argv, train_opts *o) {
     memset(o, 0, sizeof *o);
     lmic_train_config_default(&o->tc);
-    o->positions = o->norm = -1;
+    model_shape_init_(&o->shape);
     o->lo.kind = DATA_LIBRISPEECH;
     o->lo.num_chunks = -1;
     o->lo.layout = LMIC_LAYOUT_INTERLEAVE;
@@ -96,16 +98,9 @@ static void parse_(int argc, char **argv, train_opts *o) {
         } else if (parse_loader_option_(a, val, argc, argv, &i, &o->lo)) {
         } else if (!strcmp(a, "--seed")) {
             o->tc.seed = (uint64_t)parse_int_(a, VALUE(), 0, INT64_MAX);
-        } else if (!strcmp(a, "--preset")) {
-            o->preset = VALUE();
+        } else if (parse_model_option_(a, val, argc, argv, &i, &o->shape)) {
         } else if (!strcmp(a, "--model")) {
             o->model = VALUE();
-        } else if (!strcmp(a, "--positions")) {
-            o->positions = parse_positions_(VALUE());
-        } else if (!strcmp(a, "--norm")) {
-            o->norm = parse_norm_(VALUE());
-        } else if (!strcmp(a, "--context")) {
-            o->context = (int)parse_int_(a, VALUE(), 1, 65536);
         } else if (!strcmp(a, "--steps")) {
             o->steps = parse_int_(a, VALUE(), 0, (long long)1 << 40);
         } else if (!strcmp(a, "--batch")) {
@@ -164,7 +159,7 @@ static void parse_(int argc, char **argv, train_opts *o) {
     if (!o->lo.path && o->lo.kind != DATA_RANDOM) die_usage_("train needs --path");
     if (o->have_val && o->val_frac >= 0) die_usage_("use --val-path or --val-frac, not both");
     if (!o->have_val && o->val_frac < 0) o->val_frac = 0.05;
-    if (o->model && (o->preset || o->context || o->positions >= 0 || o->norm >= 0))
+    if (o->model && o->shape.given)
         die_usage_("--model M takes its configuration from M");
     if (o->cosine && !o->tc.cosine_steps) o->tc.cosine_steps = o->steps;
     o->lo.seed = o->tc.seed;
@@ -357,13 +352,7 @@ int cmd_train(int argc, char **argv) {
             lmic_buf_free(&b);
             if (st != LMIC_OK) die_("%s: %s", o.model, lmic_strerror(st));
         } else {
-            lmic_model_config c;
-            if (lmic_model_preset(o.preset ? o.preset : "200k", &c) != LMIC_OK)
-                die_usage_("--preset %s: use dm-default, 200k, 800k or 3.2m", o.preset);
-            if (o.positions >= 0) c.positions = o.positions;
-            if (o.norm >= 0) c.norm = o.norm;
-            if (o.context) c.context = o.context;
-            if (lmic_model_config_check(&c) != LMIC_OK) die_usage_("this model configuration is not valid");
+            lmic_model_config c = model_shape_config_(&o.shape);
             if ((st = lmic_model_new_random(&c, o.tc.seed, &m)) != LMIC_OK) die_("model: %s", lmic_strerror(st));
         }
         if (o.tc.seq > lmic_model_get_config(m)->context)
