@@ -50,12 +50,10 @@ static size_t num_windows_(const lmic_lm_windows *w, size_t L) { return (L + w->
 
 // --- encoder
 
-lmic_status lmic_lm_encode(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *tokens,
-                           const size_t *len, size_t n, int threads, lmic_buf *out, size_t *size) {
-    RETURN_IF(!m || !windows_ok_(m, w) || (n && (!tokens || !len || !out || !size)) || threads < 1,
-              LMIC_ERR_ARG);
-    for (size_t i = 0; i < n; i++) RETURN_IF(len[i] < 1, LMIC_ERR_ARG);
-    size_t out0 = out ? out->size : 0, T = w->window + w->overlap;
+// Codes chunks [0, n) on `threads` threads inside each forward pass.
+static lmic_status encode_range_(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *tokens,
+                                 const size_t *len, size_t n, int threads, lmic_buf *out, size_t *size) {
+    size_t out0 = out->size, T = w->window + w->overlap;
     lmic_status st = LMIC_OK;
     // in is (B, T) model input; logp is (B, T, V); enc[b] is the open
     // encoder of the chunk whose window sits in row b.
@@ -105,12 +103,54 @@ lmic_status lmic_lm_encode(const lmic_model *m, const lmic_lm_windows *w, const 
     }
     goto done;
 fail:
-    if (out) out->size = out0;
+    out->size = out0;
 done:
     free(in);
     free(logp);
     lmic_encoder_free(enc);
     free(off);
+    return st;
+}
+
+// Threads split the chunks into contiguous groups, each coded by one thread
+// alone: no thread ever waits on another inside a forward pass (barriers per
+// layer cost dearly on a busy machine). Every chunk's stream is the same
+// whatever the grouping (the forward pass does not depend on the batch).
+lmic_status lmic_lm_encode(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *tokens,
+                           const size_t *len, size_t n, int threads, lmic_buf *out, size_t *size) {
+    RETURN_IF(!m || !windows_ok_(m, w) || (n && (!tokens || !len || !out || !size)) || threads < 1,
+              LMIC_ERR_ARG);
+    for (size_t i = 0; i < n; i++) RETURN_IF(len[i] < 1, LMIC_ERR_ARG);
+    if (n == 0) return LMIC_OK;
+    const size_t G = (size_t)threads < n ? (size_t)threads : n;
+    if (G == 1) return encode_range_(m, w, tokens, len, n, threads, out, size);
+    lmic_buf *part = calloc(G, sizeof *part);
+    size_t *first = malloc((G + 1) * sizeof *first), *toff = malloc((G + 1) * sizeof *toff);
+    lmic_status st = LMIC_OK;
+    if (!part || !first || !toff) { st = LMIC_ERR_NOMEM; goto done; }
+    for (size_t g = 0; g <= G; g++) first[g] = n * g / G;
+    toff[0] = 0;
+    for (size_t g = 0; g < G; g++) {
+        toff[g + 1] = toff[g];
+        for (size_t i = first[g]; i < first[g + 1]; i++) toff[g + 1] += len[i];
+    }
+    #pragma omp parallel for schedule(static, 1) num_threads((int)G)
+    for (size_t g = 0; g < G; g++) {
+        lmic_status s = encode_range_(m, w, tokens + toff[g], len + first[g], first[g + 1] - first[g], 1,
+                                      &part[g], size + first[g]);
+        if (s != LMIC_OK) {
+            #pragma omp critical
+            st = s;
+        }
+    }
+    size_t out0 = out->size;
+    for (size_t g = 0; g < G && st == LMIC_OK; g++) st = lmic_buf_append(out, part[g].data, part[g].size);
+    if (st != LMIC_OK) out->size = out0;
+done:
+    for (size_t g = 0; part && g < G; g++) lmic_buf_free(&part[g]);
+    free(part);
+    free(first);
+    free(toff);
     return st;
 }
 
@@ -167,25 +207,40 @@ lmic_status lmic_lm_decode(const lmic_model *m, const lmic_lm_windows *w, const 
               LMIC_ERR_ARG);
     for (size_t i = 0; i < n; i++) RETURN_IF(len[i] < 1 || (size[i] && !code[i]), LMIC_ERR_ARG);
     if (n == 0) return LMIC_OK;
-    lmic_status st = LMIC_OK;
+    // Batches of `lanes` chunks, spread over the threads so that each has
+    // one at least when there are enough chunks; a batch runs on one thread
+    // (no barriers per step) unless there is only one batch.
+    size_t per = (n + (size_t)threads - 1) / (size_t)threads;
+    const int lanes = per < LMIC_LM_BATCH ? (int)per : LMIC_LM_BATCH;
+    const size_t nb = (n + (size_t)lanes - 1) / (size_t)lanes;
+    const int outer = nb < (size_t)threads ? (int)nb : threads, inner = outer == 1 ? threads : 1;
     size_t *toff = malloc((n + 1) * sizeof *toff);
-    float *logp = malloc((size_t)LMIC_LM_BATCH * LMIC_VOCAB * sizeof *logp);  // (B, V)
-    int lanes = n < LMIC_LM_BATCH ? (int)n : LMIC_LM_BATCH;
-    lmic_stepper *s = lmic_stepper_new(m, lanes);
-    if (!toff || !logp || !s) { st = LMIC_ERR_NOMEM; goto done; }
+    if (!toff) return LMIC_ERR_NOMEM;
     toff[0] = 0;
     for (size_t i = 0; i < n; i++) toff[i + 1] = toff[i] + len[i];
-    int idx[LMIC_LM_BATCH];
-    for (size_t i = 0; i < n; i += (size_t)lanes) {
-        int B = n - i < (size_t)lanes ? (int)(n - i) : lanes;
-        for (int b = 0; b < B; b++) idx[b] = (int)(i + (size_t)b);
-        st = decode_batch_(s, w, idx, B, code, size, len, toff, threads, tokens, logp);
-        if (st != LMIC_OK) goto done;
+    lmic_status st = LMIC_OK;
+    #pragma omp parallel num_threads(outer)
+    {
+        float *logp = malloc((size_t)lanes * LMIC_VOCAB * sizeof *logp);  // (B, V)
+        lmic_stepper *s = lmic_stepper_new(m, lanes);
+        lmic_status ts = logp && s ? LMIC_OK : LMIC_ERR_NOMEM;
+        #pragma omp for schedule(dynamic, 1)
+        for (size_t k = 0; k < nb; k++) {
+            if (ts != LMIC_OK) continue;
+            int idx[LMIC_LM_BATCH];
+            size_t i = k * (size_t)lanes;
+            int B = n - i < (size_t)lanes ? (int)(n - i) : lanes;
+            for (int b = 0; b < B; b++) idx[b] = (int)(i + (size_t)b);
+            ts = decode_batch_(s, w, idx, B, code, size, len, toff, inner, tokens, logp);
+        }
+        if (ts != LMIC_OK) {
+            #pragma omp critical
+            st = ts;
+        }
+        lmic_stepper_free(s);
+        free(logp);
     }
-done:
-    lmic_stepper_free(s);
     free(toff);
-    free(logp);
     return st;
 }
 

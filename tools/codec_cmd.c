@@ -20,7 +20,9 @@
 #include "cli.h"
 #include "progress.h"
 
-#define GROUP LMIC_LM_BATCH  // chunks per library call: the progress bar's step
+// Chunks per library call (the progress bar's step): a full decoder batch
+// for every thread.
+#define GROUP ((uint64_t)LMIC_LM_BATCH * (uint64_t)o->threads)
 #define DEFAULT_CHUNK 4096    // frames per chunk
 #define DEFAULT_WINDOW 1024   // tokens the model reads at a time (at most)
 
