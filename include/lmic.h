@@ -461,12 +461,13 @@ const lmic_model *lmic_trainer_model(lmic_trainer *t);
 // Fills tokens (batch, seq) with `batch` windows of seq consecutive bytes
 // drawn uniformly, with replacement, from all windows that lie inside one
 // segment of `data`: segment i is data[seg_end[i-1] .. seg_end[i]) (seg_end[-1]
-// = 0), so windows never straddle two files, and start a multiple of `align`
-// (>= 1; a frame's bytes, say) after their segment's start. Uses and advances
-// the trainer's sampler state (seeded by the config's seed, kept in
-// checkpoints). LMIC_ERR_ARG when no segment holds a window.
+// = 0), so windows never straddle two files, and start a multiple of
+// seg_align[i] (>= 1; a frame's bytes, say) after segment i's start (seg_align
+// NULL: anywhere). Uses and advances the trainer's sampler state (seeded by
+// the config's seed, kept in checkpoints). LMIC_ERR_ARG when no segment holds
+// a window.
 lmic_status lmic_trainer_sample(lmic_trainer *t, const uint8_t *data, const size_t *seg_end,
-                                size_t nseg, size_t align, uint8_t *tokens);
+                                const size_t *seg_align, size_t nseg, uint8_t *tokens);
 
 // Appends a checkpoint (docs/format.md: the config, step, sampler state, the
 // model file and Adam's moments, with a CRC-32) to out.

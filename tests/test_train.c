@@ -214,7 +214,7 @@ static void test_train_learns_pattern(void) {
     double first = 0, last = 0;
     for (int s = 0; s < 50; s++) {
         lmic_train_stats st;
-        CHECK_OK(lmic_trainer_sample(t, data, &seg, 1, 1, tok));
+        CHECK_OK(lmic_trainer_sample(t, data, &seg, NULL, 1, tok));
         CHECK_OK(lmic_trainer_step(t, tok, &st));
         if (s == 0) first = st.loss;
         last = st.loss;
@@ -232,7 +232,7 @@ static lmic_status run_(lmic_trainer *t, int steps) {
     uint8_t *tok = malloc((size_t)tc->batch * tc->seq);
     lmic_status st = tok ? LMIC_OK : LMIC_ERR_NOMEM;
     for (int s = 0; s < steps && st == LMIC_OK; s++) {
-        st = lmic_trainer_sample(t, data, seg, 3, 1, tok);
+        st = lmic_trainer_sample(t, data, seg, NULL, 3, tok);
         if (st == LMIC_OK) st = lmic_trainer_step(t, tok, NULL);
     }
     free(tok);
@@ -341,7 +341,7 @@ static void test_train_sampler_windows(void) {
     uint8_t tok[3 * 24];
     int seen0 = 0, seen2 = 0;
     for (int k = 0; k < 200; k++) {
-        CHECK_OK(lmic_trainer_sample(t, data, seg, 4, 1, tok));
+        CHECK_OK(lmic_trainer_sample(t, data, seg, NULL, 4, tok));
         for (int b = 0; b < 3; b++) {
             const uint8_t *w = tok + b * 24;
             for (int j = 1; j < 24; j++) CHECK(w[j] == w[0] + j);  // consecutive bytes
@@ -351,24 +351,26 @@ static void test_train_sampler_windows(void) {
         }
     }
     CHECK(seen0 && seen2);
-    // Aligned: starts 0, 3, 6 in [0, 30) and 40, 43, ..., 76 in [40, 100),
-    // every one of them drawn.
+    // Aligned: starts 0, 3, 6 in [0, 30) (align 3) and 40, 45, ..., 75 in
+    // [40, 100) (align 5), every one of them drawn.
+    const size_t align[4] = {3, 1, 1, 5};
     int seen[100] = {0};
     for (int k = 0; k < 400; k++) {
-        CHECK_OK(lmic_trainer_sample(t, data, seg, 4, 3, tok));
+        CHECK_OK(lmic_trainer_sample(t, data, seg, align, 4, tok));
         for (int b = 0; b < 3; b++) {
             int s0 = tok[b * 24];
-            CHECKF((s0 < 30 && s0 % 3 == 0 && s0 + 24 <= 30) || (s0 >= 40 && (s0 - 40) % 3 == 0 && s0 + 24 <= 100),
+            CHECKF((s0 < 30 && s0 % 3 == 0 && s0 + 24 <= 30) || (s0 >= 40 && (s0 - 40) % 5 == 0 && s0 + 24 <= 100),
                    "start %d", s0);
             seen[s0] = 1;
         }
     }
     int drawn = 0;
     for (int s0 = 0; s0 < 100; s0++) drawn += seen[s0];
-    CHECKF(drawn == 3 + 13, "%d distinct aligned starts", drawn);
-    CHECK(lmic_trainer_sample(t, data, seg, 4, 0, tok) == LMIC_ERR_ARG);
+    CHECKF(drawn == 3 + 8, "%d distinct aligned starts", drawn);
+    const size_t zero[4] = {1, 1, 0, 1};
+    CHECK(lmic_trainer_sample(t, data, seg, zero, 4, tok) == LMIC_ERR_ARG);
     const size_t tiny[1] = {10};
-    CHECK(lmic_trainer_sample(t, data, tiny, 1, 1, tok) == LMIC_ERR_ARG);
+    CHECK(lmic_trainer_sample(t, data, tiny, NULL, 1, tok) == LMIC_ERR_ARG);
     lmic_trainer_free(t);
 }
 

@@ -175,18 +175,20 @@ static void parse_(int argc, char **argv, train_opts *o) {
 
 typedef struct {
     lmic_buf bytes;
-    size_t *end;   // (n,) segment i is bytes[end[i-1], end[i])
+    size_t *end;    // (n,) segment i is bytes[end[i-1], end[i])
+    size_t *align;  // (n,) its windows start a multiple of align[i] after its start
     size_t n, cap;
-    size_t align;  // windows start a multiple of this after their segment's start
 } dataset;
 
-static void push_end_(dataset *d, size_t end) {
+static void push_end_(dataset *d, size_t end, size_t align) {
     if (d->n == d->cap) {
         d->cap = d->cap ? 2 * d->cap : 64;
         d->end = realloc(d->end, d->cap * sizeof *d->end);
-        if (!d->end) die_("out of memory");
+        d->align = realloc(d->align, d->cap * sizeof *d->align);
+        if (!d->end || !d->align) die_("out of memory");
     }
-    d->end[d->n++] = end;
+    d->end[d->n] = end;
+    d->align[d->n++] = align;
 }
 
 static void load_(const loader_opts *lo, dataset *d) {
@@ -197,30 +199,33 @@ static void load_(const loader_opts *lo, dataset *d) {
     size_t n;
     chunk_meta meta;
     int r, any = 0;
-    d->align = 1;
+    size_t align = 1;
     while ((r = loader_next(L, &p, &n, &meta)) == 1) {
-        // Residuals restart with every chunk (lmic compress codes chunks
-        // alone, whole frames at a time): a chunk is then a segment.
-        if (lo->predict) d->align = (size_t)meta.frame_bytes;
-        if (any && (lo->predict || strcmp(file, meta.file) != 0)) push_end_(d, d->bytes.size);
+        // Residuals restart with every chunk, and lmic compress reads chunks
+        // a whole number of frames at a time: with --predict, a chunk is a
+        // segment whose windows start on frame boundaries.
+        if (any && (lo->predict || strcmp(file, meta.file) != 0)) push_end_(d, d->bytes.size, align);
+        align = lo->predict ? (size_t)meta.frame_bytes : 1;
         snprintf(file, sizeof file, "%s", meta.file);
         any = 1;
         if (lmic_buf_append(&d->bytes, p, n) != LMIC_OK) die_("out of memory");
     }
     if (r < 0) die_("%s", loader_error(L));
-    if (any) push_end_(d, d->bytes.size);
+    if (any) push_end_(d, d->bytes.size, align);
     loader_free(L);
 }
 
 // Moves the last `frac` of d's bytes (by file order, splitting a file at the
-// cut) into v.
+// cut, or cutting before an aligned segment) into v.
 static void split_(dataset *d, double frac, dataset *v) {
-    const size_t total = d->bytes.size, cut = total - (size_t)((double)total * frac);
-    if (lmic_buf_append(&v->bytes, d->bytes.data + cut, total - cut) != LMIC_OK) die_("out of memory");
-    size_t keep = 0;  // files wholly before the cut
+    const size_t total = d->bytes.size;
+    size_t cut = total - (size_t)((double)total * frac);
+    size_t keep = 0;  // segments wholly before the cut
     for (size_t i = 0; i < d->n; i++)
         if (d->end[i] <= cut) keep = i + 1;
-    for (size_t i = keep; i < d->n; i++) push_end_(v, d->end[i] - cut);
+    if (keep < d->n && d->align[keep] > 1) cut = keep ? d->end[keep - 1] : 0;
+    if (lmic_buf_append(&v->bytes, d->bytes.data + cut, total - cut) != LMIC_OK) die_("out of memory");
+    for (size_t i = keep; i < d->n; i++) push_end_(v, d->end[i] - cut, d->align[i]);
     if (keep < d->n && (keep ? d->end[keep - 1] : 0) < cut) d->end[keep++] = cut;  // the split file's head
     d->n = keep;
     d->bytes.size = cut;
@@ -229,6 +234,7 @@ static void split_(dataset *d, double frac, dataset *v) {
 static void dataset_free_(dataset *d) {
     lmic_buf_free(&d->bytes);
     free(d->end);
+    free(d->align);
 }
 
 // --- files
@@ -380,7 +386,7 @@ int cmd_train(int argc, char **argv) {
             (unsigned long long)tc->seed, tc->threads);
 
     if (o.dump_grads) {  // the loss and gradient of the next batch (tests/gradcheck.sh)
-        if ((st = lmic_trainer_sample(t, d.bytes.data, d.end, d.n, d.align, tok)) != LMIC_OK)
+        if ((st = lmic_trainer_sample(t, d.bytes.data, d.end, d.align, d.n, tok)) != LMIC_OK)
             die_("no file holds a window of %d bytes", T);
         double loss;
         const float *g;
@@ -411,7 +417,7 @@ int cmd_train(int argc, char **argv) {
     t0 = now_seconds();
     int64_t s = first;
     while (s < o.steps && !stop_) {
-        if ((st = lmic_trainer_sample(t, d.bytes.data, d.end, d.n, d.align, tok)) != LMIC_OK)
+        if ((st = lmic_trainer_sample(t, d.bytes.data, d.end, d.align, d.n, tok)) != LMIC_OK)
             die_("no training file holds a window of %d bytes", T);
         lmic_train_stats ts;
         if ((st = lmic_trainer_step(t, tok, &ts)) != LMIC_OK) die_("step: %s", lmic_strerror(st));

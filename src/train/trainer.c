@@ -187,12 +187,13 @@ lmic_status lmic_trainer_step(lmic_trainer *t, const uint8_t *tokens, lmic_train
 // --- the batch sampler
 
 lmic_status lmic_trainer_sample(lmic_trainer *t, const uint8_t *data, const size_t *seg_end,
-                                size_t nseg, size_t align, uint8_t *tokens) {
-    if (!t || !data || !seg_end || !tokens || align < 1) return LMIC_ERR_ARG;
+                                const size_t *seg_align, size_t nseg, uint8_t *tokens) {
+    if (!t || !data || !seg_end || !tokens) return LMIC_ERR_ARG;
     const size_t T = (size_t)t->tc.seq;
     uint64_t W = 0;  // windows: starts s = beg + j * align with s + T <= the segment's end
     for (size_t i = 0, beg = 0; i < nseg; beg = seg_end[i], i++) {
-        if (seg_end[i] < beg) return LMIC_ERR_ARG;
+        const size_t align = seg_align ? seg_align[i] : 1;
+        if (seg_end[i] < beg || align < 1) return LMIC_ERR_ARG;
         if (seg_end[i] - beg >= T) W += (seg_end[i] - beg - T) / align + 1;
     }
     if (W == 0) return LMIC_ERR_ARG;
@@ -205,6 +206,7 @@ lmic_status lmic_trainer_sample(lmic_trainer *t, const uint8_t *data, const size
         for (size_t i = 0, beg = 0; i < nseg; beg = seg_end[i], i++) {
             const size_t len = seg_end[i] - beg;
             if (len < T) continue;
+            const size_t align = seg_align ? seg_align[i] : 1;
             const uint64_t nw = (len - T) / align + 1;
             if (u < nw) {
                 memcpy(tokens + (size_t)b * T, data + beg + u * align, T);
