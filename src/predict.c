@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define E_ 2.718281828459045
+#define M_PI_ 3.141592653589793
 
 // --- integer helpers
 
@@ -451,6 +452,95 @@ static lmic_status choose_fixed_(const int32_t *frames, size_t n, int C, int c, 
     return LMIC_OK;
 }
 
+// Quantised LPC as FLAC computes it: a Tukey(0.5) window, autocorrelation,
+// Levinson-Durbin in double, coefficients quantised to `precision` bits with
+// the rounding error fed forward. Orders are ranked by the bits the
+// Levinson error predicts, and the best `tries` are quantised and measured
+// on the real residual (plus their coefficients' bits).
+static lmic_status choose_lpc_(const int32_t *frames, size_t n, int C, int c, int bits,
+                               int max_order, int tries, int32_t *res, lmic_pred *best,
+                               double *best_cost) {
+    if (n < 2 * (size_t)max_order + 2) max_order = (int)(n / 2) - 1;
+    if (max_order < 1) return LMIC_OK;
+    int K = max_order;
+    double *xw = malloc(n * sizeof *xw);
+    if (!xw) return LMIC_ERR_NOMEM;
+    size_t np = n / 4;  // Tukey(0.5): cosine tapers over a quarter at each end
+    for (size_t t = 0; t < n; t++) {
+        double w = 1.0;
+        if (t < np) w = 0.5 - 0.5 * cos(M_PI_ * (double)t / (double)np);
+        else if (t >= n - np) w = 0.5 - 0.5 * cos(M_PI_ * (double)(n - 1 - t) / (double)np);
+        xw[t] = w * (double)frames[t * (size_t)C + (size_t)c];
+    }
+    double R[LMIC_PRED_MAX_ORDER + 1];
+    for (int k = 0; k <= K; k++) {
+        double s = 0;
+        for (size_t t = (size_t)k; t < n; t++) s += xw[t] * xw[t - (size_t)k];
+        R[k] = s;
+    }
+    free(xw);
+    if (!(R[0] > 0)) return LMIC_OK;
+    R[0] *= 1.0 + 1e-10;  // keep the system well conditioned
+    // Levinson-Durbin: lpc[o - 1] are the order-o coefficients, err[o - 1] its error.
+    double a[LMIC_PRED_MAX_ORDER] = {0}, lpc[LMIC_PRED_MAX_ORDER][LMIC_PRED_MAX_ORDER], err[LMIC_PRED_MAX_ORDER];
+    double e = R[0];
+    for (int i = 0; i < K; i++) {
+        double acc = R[i + 1];
+        for (int j = 0; j < i; j++) acc -= a[j] * R[i - j];
+        double k = acc / e;
+        double tmp[LMIC_PRED_MAX_ORDER];
+        for (int j = 0; j < i; j++) tmp[j] = a[j] - k * a[i - 1 - j];
+        memcpy(a, tmp, (size_t)i * sizeof a[0]);
+        a[i] = k;
+        e *= 1.0 - k * k;
+        if (!(e > 0)) e = R[0] * 1e-12;
+        memcpy(lpc[i], a, sizeof a);
+        err[i] = e;
+    }
+    // Rank orders by estimated bits: n/2 log2(error per sample) + 16 per coefficient.
+    int order_by[LMIC_PRED_MAX_ORDER];
+    double est[LMIC_PRED_MAX_ORDER];
+    for (int o = 1; o <= K; o++) {
+        double v = err[o - 1] / (double)n;
+        est[o - 1] = 0.5 * (double)n * log2(v > 1e-3 ? v : 1e-3) + 16.0 * o;
+        order_by[o - 1] = o;
+    }
+    for (int i = 1; i < K; i++)  // insertion sort, stable: ties keep the lower order
+        for (int j = i; j > 0 && est[order_by[j] - 1] < est[order_by[j - 1] - 1]; j--) {
+            int t = order_by[j]; order_by[j] = order_by[j - 1]; order_by[j - 1] = t;
+        }
+    const int precision = 15;  // |coef| <= 2^14
+    for (int i = 0; i < tries && i < K; i++) {
+        int o = order_by[i];
+        double cmax = 0;
+        for (int j = 0; j < o; j++) cmax = fmax(cmax, fabs(lpc[o - 1][j]));
+        if (!(cmax > 0)) continue;
+        int log2cmax;
+        (void)frexp(cmax, &log2cmax);
+        int shift = precision - log2cmax - 1;
+        if (shift < 0) continue;
+        if (shift > 31) shift = 31;
+        lmic_pred p = {0};
+        p.kind = LMIC_PRED_LPC;
+        p.order = (uint8_t)o;
+        p.shift = (uint8_t)shift;
+        double q_err = 0;
+        const long qmax = (1L << (precision - 1)) - 1, qmin = -qmax - 1;
+        for (int j = 0; j < o; j++) {
+            q_err += lpc[o - 1][j] * ldexp(1.0, shift);
+            long q = lround(q_err);
+            if (q > qmax) q = qmax;
+            if (q < qmin) q = qmin;
+            q_err -= (double)q;
+            p.coef[j] = (int32_t)q;
+        }
+        run_channel_(&p, (int32_t *)frames, res, n, C, c, bits, 0, NULL);
+        double cost = cost_(res + c, n, C) + 24.0 + 16.0 * o;
+        if (cost < *best_cost) { *best_cost = cost; *best = p; }
+    }
+    return LMIC_OK;
+}
+
 lmic_status lmic_pred_choose(const int32_t *frames, size_t n, int channels, int bits,
                              lmic_pred_effort effort, lmic_pred *pred) {
     if ((!frames && n) || !pred || channels < 1 || bits < 1 || bits > 32 ||
@@ -463,6 +553,11 @@ lmic_status lmic_pred_choose(const int32_t *frames, size_t n, int channels, int 
         double best_cost = INFINITY;
         memset(&pred[c], 0, sizeof pred[c]);
         if ((st = choose_fixed_(frames, n, channels, c, bits, res, &pred[c], &best_cost)) != LMIC_OK)
+            break;
+        if (effort >= LMIC_PRED_EFFORT_NORMAL &&
+            (st = choose_lpc_(frames, n, channels, c, bits, LMIC_PRED_MAX_ORDER,
+                              effort == LMIC_PRED_EFFORT_HIGH ? 8 : 3, res, &pred[c],
+                              &best_cost)) != LMIC_OK)
             break;
     }
     free(res);
