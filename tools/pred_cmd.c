@@ -3,8 +3,8 @@
 //
 // Each file is cut into chunks of N frames; every chunk is predicted alone
 // (as the container will) with: no prediction, the best fixed predictor
-// (effort fast), fixed or LPC (effort normal), one cascade variant, and the
-// chooser's pick at effort high. Two costs per residual, both including the
+// (effort fast), fixed or LPC (effort normal), the best cascade (effort
+// normal, or one variant), and the chooser's pick at effort high. Two costs per residual, both including the
 // predictor's parameter bytes and both in bits per sample:
 //   lap  an adaptive Laplace code: per block of 256 residuals, log2(1 + 2e
 //        mean|r|) bits each, close to what an adaptive Rice coder spends;
@@ -120,21 +120,24 @@ static void print_(const char *name, const stats *s) {
     for (int m = 0; m < M_COUNT; m++) printf(" %6.3f", s->lap[m] / n);
     printf(" |");
     for (int m = 0; m < M_COUNT; m++) printf(" %6.3f", s->ent[m] / n);
-    printf(" | %6.2f%%", 100.0 * s->ent[M_PICK] / (s->raw_bits > 0 ? s->raw_bits : 1));
+    double raw = s->raw_bits > 0 ? s->raw_bits : 1;
+    printf(" | %6.2f%% %6.2f%%", 100.0 * s->lap[M_PICK] / raw, 100.0 * s->ent[M_PICK] / raw);
     printf("\n");
 }
 
 int cmd_predict_stats(int argc, char **argv) {
     size_t chunk = 8192;
-    int variant = 1, verbose = 0, files = 0;
+    int variant = -1, verbose = 0, files = 0, pick = 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: lmic predict-stats [--chunk N] [--variant V] [-v] FILE...\n"
+            printf("usage: lmic predict-stats [--chunk N] [--variant V] [--no-pick] [-v] FILE...\n"
                    "  Bits per sample of each predictor's residuals (see tools/pred_cmd.c):\n"
-                   "  none, best fixed, fixed+LPC, cascade variant V (default 1; stereo on\n"
-                   "  channels > 0), the chooser's pick at effort high; an adaptive Laplace\n"
-                   "  estimate (lap) and the order-0 byte entropy (ent0). -v: per file.\n");
+                   "  none, best fixed (effort fast), best fixed or LPC (normal), best cascade\n"
+                   "  (normal; --variant V: that variant, stereo on channels > 0), the\n"
+                   "  chooser's pick at effort high (--no-pick: skip it, it is slow); an\n"
+                   "  adaptive Laplace estimate (lap) and the order-0 byte entropy (ent0).\n"
+                   "  -v: per file.\n");
             return 0;
         } else if (!strcmp(a, "--chunk") && i + 1 < argc) {
             chunk = (size_t)parse_int_(a, argv[++i], 1, 1 << 24);
@@ -142,6 +145,8 @@ int cmd_predict_stats(int argc, char **argv) {
             variant = (int)parse_int_(a, argv[++i], 0, 255);
         } else if (!strcmp(a, "-v")) {
             verbose = 1;
+        } else if (!strcmp(a, "--no-pick")) {
+            pick = 0;
         } else if (a[0] == '-') {
             die_usage_("predict-stats: unknown option '%s'", a);
         }
@@ -151,13 +156,14 @@ int cmd_predict_stats(int argc, char **argv) {
         for (int m = 0; m < M_COUNT; m++) printf(" %6.6s", method_names_[m]);
         printf(" |");
     }
-    printf(" pick%%\n%-40s %9s %34s | %34s |\n", "", "", "lap bits/sample", "ent0 bits/sample");
+    printf(" pick: lap%%  ent0%%\n%-40s %9s %34s | %34s |\n", "", "", "lap bits/sample",
+           "ent0 bits/sample");
     stats total = {0};
     lmic_buf data = {0};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] == '-') {
-            if (strcmp(a, "-v")) i++;
+            if (!strcmp(a, "--chunk") || !strcmp(a, "--variant")) i++;
             continue;
         }
         files++;
@@ -179,23 +185,30 @@ int cmd_predict_stats(int argc, char **argv) {
             st.raw_bits += (double)(n * (size_t)C) * 8.0 * ((bits + 7) / 8);
             memset(p, 0, (size_t)C * sizeof *p);
             measure_(p, x, n, C, bits, res, back, M_NONE, &st, a);
-            static const lmic_pred_effort eff[3] = {LMIC_PRED_EFFORT_FAST, LMIC_PRED_EFFORT_NORMAL,
-                                                    LMIC_PRED_EFFORT_HIGH};
-            static const int slot[3] = {M_FIXED, M_LPC, M_PICK};
-            for (int e = 0; e < 3; e++) {
-                lmic_status s = lmic_pred_choose(x, n, C, bits, eff[e], p);
+            static const lmic_pred_effort eff[4] = {LMIC_PRED_EFFORT_FAST, LMIC_PRED_EFFORT_NORMAL,
+                                                    LMIC_PRED_EFFORT_NORMAL, LMIC_PRED_EFFORT_HIGH};
+            static const unsigned kinds[4] = {1u << LMIC_PRED_FIXED,
+                                              1u << LMIC_PRED_FIXED | 1u << LMIC_PRED_LPC,
+                                              1u << LMIC_PRED_CASCADE, ~0u};
+            static const int slot[4] = {M_FIXED, M_LPC, M_CASC, M_PICK};
+            for (int e = 0; e < 4; e++) {
+                if (slot[e] == M_CASC && variant >= 0) continue;
+                if (slot[e] == M_PICK && !pick) continue;
+                lmic_status s = lmic_pred_choose_among(x, n, C, bits, eff[e], kinds[e], p);
                 if (s != LMIC_OK) die_("%s: choose: %s", a, lmic_strerror(s));
                 measure_(p, x, n, C, bits, res, back, slot[e], &st, a);
                 if (slot[e] == M_PICK)
                     for (int c = 0; c < C; c++) st.pick_kind[p[c].kind & 3] += 1;
             }
-            for (int c = 0; c < C; c++) {
-                memset(&p[c], 0, sizeof p[c]);
-                p[c].kind = LMIC_PRED_CASCADE;
-                p[c].order = (uint8_t)variant;
-                p[c].stereo = c > 0;
+            if (variant >= 0) {
+                for (int c = 0; c < C; c++) {
+                    memset(&p[c], 0, sizeof p[c]);
+                    p[c].kind = LMIC_PRED_CASCADE;
+                    p[c].order = (uint8_t)variant;
+                    p[c].stereo = c > 0;
+                }
+                measure_(p, x, n, C, bits, res, back, M_CASC, &st, a);
             }
-            measure_(p, x, n, C, bits, res, back, M_CASC, &st, a);
         }
         if (verbose) print_(a, &st);
         add_(&total, &st);
