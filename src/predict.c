@@ -69,10 +69,10 @@ typedef struct {
 // The variants a CASCADE predictor's order byte names (docs/format.md).
 static const casc_variant casc_variants_[] = {
     // lk   lw   lu  wn  na  ns   nb  nc mu_a mu_c shift_b
-    {32,  256,  32, 10, 16,  8, 256, 16,   5,   6, 13},  // 0: short window (speech)
-    {32, 1024, 128, 10,  8,  4, 256, 16,   3,   6, 13},  // 1: long window (music)
-    {16,  256,  32, 10, 16,  8,   0,  0,   5,   6, 13},  // 2: cheaper: no long filter
-    {32, 2048, 256, 10,  8,  4, 256, 16,   3,   6, 13},  // 3: longest window
+    {32,  384,  64, 10,  8,  4, 256, 16,   5,   6, 13},  // 0: short window (speech)
+    {32, 1024, 256, 10,  8,  4, 256, 16,   3,   6, 13},  // 1: long window (music)
+    {16,  256,  64, 10,  8,  4,   0,  0,   5,   6, 13},  // 2: cheaper: no long filter
+    {32, 2048, 512, 10,  8,  4, 256, 16,   3,   6, 13},  // 3: longest window
 };
 #define CASC_VARIANTS ((int)(sizeof casc_variants_ / sizeof casc_variants_[0]))
 
@@ -87,8 +87,6 @@ static int bitlen_(uint64_t v) {
 // in fixed point. Coefficients Q20.
 typedef struct {
     int k, w, u, wn;
-    int ex;         // w <= 16: exponential window, R[k] decays by 2^-ex per sample
-    int64_t R[BLPC_K_MAX + 1];  // exponential mode: the running autocorrelation
     int pos;        // ring index of the oldest of the last w samples
     long count;     // samples seen
     int32_t ring[2 * BLPC_W_MAX];  // each sample at i and i + w
@@ -99,9 +97,13 @@ typedef struct {
 static void blpc_init_(blpc_ *f, int k, int w, int u, int wn) {
     memset(f, 0, sizeof *f);
     f->k = k, f->w = w, f->u = u, f->wn = wn;
-    if (w <= 16) f->ex = w, f->w = w = k + 1;
-    int64_t top = (int64_t)(w / 2 + 1) * (w - w / 2);
-    for (int i = 0; i < w; i++) f->win[i] = (int32_t)(((int64_t)(i + 1) * (w - i) << 15) / top);
+    // Two half parabolas meeting at the peak P = 3w/4 (oldest first):
+    // rising slowly over the old samples, falling fast after the peak.
+    int64_t P = (int64_t)w * 3 / 4, Q = w - P;
+    for (int i = 0; i < w; i++) {
+        int64_t d = i < P ? P - i : i + 1 - P, D = i < P ? P : Q;
+        f->win[i] = (int32_t)(((D * D - d * d + d) << 15) / (D * D));
+    }
 }
 
 static int64_t blpc_predict_(const blpc_ *f) {
@@ -115,17 +117,13 @@ static int64_t blpc_predict_(const blpc_ *f) {
 static void blpc_refit_(blpc_ *f) {
     int w = f->w, K = f->k;
     int64_t R[BLPC_K_MAX + 1];
-    if (f->ex) {
-        memcpy(R, f->R, sizeof R);
-    } else {
-        int32_t y[BLPC_W_MAX];  // windowed, oldest first
-        const int32_t *x = f->ring + f->pos;
-        for (int i = 0; i < w; i++) y[i] = (int32_t)rshr_((int64_t)x[i] * f->win[i], 15);
-        for (int k = 0; k <= K; k++) {
-            int64_t s = 0;
-            for (int i = k; i < w; i++) s += (int64_t)y[i] * y[i - k];
-            R[k] = s;
-        }
+    int32_t y[BLPC_W_MAX];  // windowed, oldest first
+    const int32_t *x = f->ring + f->pos;
+    for (int i = 0; i < w; i++) y[i] = (int32_t)rshr_((int64_t)x[i] * f->win[i], 15);
+    for (int k = 0; k <= K; k++) {
+        int64_t s = 0;
+        for (int i = k; i < w; i++) s += (int64_t)y[i] * y[i - k];
+        R[k] = s;
     }
     memset(f->a, 0, sizeof f->a);
     if (R[0] <= 0) return;
@@ -154,10 +152,6 @@ static void blpc_update_(blpc_ *f, int32_t x) {
     f->ring[f->pos] = f->ring[f->pos + f->w] = x;
     f->pos = f->pos + 1 == f->w ? 0 : f->pos + 1;
     f->count++;
-    if (f->ex) {
-        const int32_t *h = f->ring + f->pos + f->w - 1;  // h[0] = x, h[-j] older
-        for (int k = 0; k <= f->k; k++) f->R[k] += (int64_t)h[0] * h[-k] - asr_(f->R[k], f->ex);
-    }
     // Refit early and often at the start (16, 32, 64, ... samples), then
     // every u samples.
     if ((f->count < f->u && f->count >= 16 && (f->count & (f->count - 1)) == 0) ||

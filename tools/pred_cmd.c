@@ -46,6 +46,19 @@ static void read_all_(const char *path, lmic_buf *b) {
     if (bad) die_("%s: read error", path);
 }
 
+// Stereo (frames, 2) to FLAC's mid/side in place, wrapped to `bits` as
+// lmic_pcm_encode does: S = L - R, M = R + (S >> 1).
+static void ms_(int32_t *x, size_t n, int bits) {
+    uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1u, sign = 1u << (bits - 1);
+    for (size_t t = 0; t < n; t++) {
+        uint32_t s = ((uint32_t)x[2 * t] - (uint32_t)x[2 * t + 1]) & mask;
+        int32_t S = (int32_t)((s ^ sign) - sign);
+        uint32_t m = ((uint32_t)x[2 * t + 1] + (uint32_t)(S >> 1)) & mask;
+        x[2 * t] = (int32_t)((m ^ sign) - sign);
+        x[2 * t + 1] = S;
+    }
+}
+
 // Adaptive Laplace bits of channel c's residuals r ((n, C)).
 static double lap_bits_(const int32_t *r, size_t n, int C, int c) {
     double bits = 0;
@@ -127,7 +140,7 @@ static void print_(const char *name, const stats *s) {
 
 int cmd_predict_stats(int argc, char **argv) {
     size_t chunk = 8192;
-    int variant = -1, verbose = 0, files = 0, pick = 1;
+    int variant = -1, verbose = 0, files = 0, pick = 1, mid_side = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -137,7 +150,7 @@ int cmd_predict_stats(int argc, char **argv) {
                    "  (normal; --variant V: that variant, stereo on channels > 0), the\n"
                    "  chooser's pick at effort high (--no-pick: skip it, it is slow); an\n"
                    "  adaptive Laplace estimate (lap) and the order-0 byte entropy (ent0).\n"
-                   "  -v: per file.\n");
+                   "  --mid-side: stereo files as mid/side first. -v: per file.\n");
             return 0;
         } else if (!strcmp(a, "--chunk") && i + 1 < argc) {
             chunk = (size_t)parse_int_(a, argv[++i], 1, 1 << 24);
@@ -145,6 +158,8 @@ int cmd_predict_stats(int argc, char **argv) {
             variant = (int)parse_int_(a, argv[++i], 0, 255);
         } else if (!strcmp(a, "-v")) {
             verbose = 1;
+        } else if (!strcmp(a, "--mid-side")) {
+            mid_side = 1;
         } else if (!strcmp(a, "--no-pick")) {
             pick = 0;
         } else if (a[0] == '-') {
@@ -163,7 +178,7 @@ int cmd_predict_stats(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] == '-') {
-            if (!strcmp(a, "--chunk") || !strcmp(a, "--variant")) i++;
+            if (!strcmp(a, "--chunk") || !strcmp(a, "--variant")) i++;  // skip values
             continue;
         }
         files++;
@@ -172,6 +187,7 @@ int cmd_predict_stats(int argc, char **argv) {
         char err[600];
         if (audio_read(data.data, data.size, a, 0, &au, err, sizeof err) != 0) die_("%s", err);
         int C = au.channels, bits = au.bits;
+        if (mid_side && C == 2) ms_(au.samples, au.frames, bits);
         size_t maxn = chunk < au.frames ? chunk : au.frames;
         int32_t *res = malloc((maxn ? maxn : 1) * (size_t)C * sizeof *res);
         int32_t *back = malloc((maxn ? maxn : 1) * (size_t)C * sizeof *back);
