@@ -211,7 +211,9 @@ typedef struct {
     int32_t coef[LMIC_PRED_MAX_ORDER];  // LPC: |coef| < 2^15
 } lmic_pred;
 
-// How hard lmic_pred_choose searches: fast tries fixed orders only.
+// How hard lmic_pred_choose searches: fast tries fixed orders only; normal
+// adds LPC (3 orders measured) and two cascade variants; high measures more
+// LPC orders and every cascade variant, with and without stereo.
 typedef enum { LMIC_PRED_EFFORT_FAST = 0, LMIC_PRED_EFFORT_NORMAL = 1, LMIC_PRED_EFFORT_HIGH = 2 } lmic_pred_effort;
 
 // Chooses one predictor per channel (pred[channels]) for the n frames
@@ -221,6 +223,10 @@ typedef enum { LMIC_PRED_EFFORT_FAST = 0, LMIC_PRED_EFFORT_NORMAL = 1, LMIC_PRED
 // it may use floating point. LMIC_ERR_ARG, LMIC_ERR_NOMEM.
 lmic_status lmic_pred_choose(const int32_t *frames, size_t n, int channels, int bits,
                              lmic_pred_effort effort, lmic_pred *pred);
+// As lmic_pred_choose, among NONE and the kinds k whose bit (1u << k) is set
+// in `kinds` (for measurements: "the best LPC", "the best cascade").
+lmic_status lmic_pred_choose_among(const int32_t *frames, size_t n, int channels, int bits,
+                                   lmic_pred_effort effort, unsigned kinds, lmic_pred *pred);
 
 // Residuals of n frames under pred[channels]: res is (n, channels), like
 // frames. LMIC_ERR_ARG for an invalid predictor. Thread-safe (no state

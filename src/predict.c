@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define E_ 2.718281828459045
+#define M_PI_ 3.141592653589793
 
 // --- integer helpers
 
@@ -49,13 +50,17 @@ static int64_t clamp_(int64_t v, int64_t lim) { return v > lim ? lim : v < -lim 
 
 #define CASC_SCALE 22
 #define CASC_LIM 25
-#define CASC_WLIM 22
+#define CASC_WLIM 26
 #define CASC_NA_MAX 32   // stage A: NLMS on the channel's own past
 #define CASC_NS_MAX 16   // stage A: taps on channel c-1 (current and past)
 #define CASC_NB_MAX 256  // stage B: sign-sign LMS
 #define CASC_NC_MAX 16   // stage C: NLMS
+#define BLPC_K_MAX 32    // stage L: backward-adaptive LPC
+#define BLPC_W_MAX 2048
 
 typedef struct {
+    int lk, lw, lu, wn;   // stage L: order (0: a fixed 31/32 first difference
+                          // instead), window, refit interval, white noise 2^-wn
     int na, ns, nb, nc;   // taps per stage (ns only when stereo)
     int mu_a, mu_c;       // NLMS step 2^-mu
     int shift_b;          // stage B weights are Q(shift_b)
@@ -63,12 +68,96 @@ typedef struct {
 
 // The variants a CASCADE predictor's order byte names (docs/format.md).
 static const casc_variant casc_variants_[] = {
-    {16, 8, 0, 0, 8, 8, 13},      // 0: NLMS 16 (+8 stereo)
-    {32, 16, 256, 16, 8, 8, 13},  // 1: NLMS 32 (+16), sign-sign 256, NLMS 16
-    {16, 8, 256, 16, 8, 8, 13},   // 2: NLMS 16 (+8), sign-sign 256, NLMS 16
-    {32, 16, 32, 16, 8, 8, 13},   // 3: NLMS 32 (+16), sign-sign 32, NLMS 16
+    // lk   lw   lu  wn  na  ns   nb  nc mu_a mu_c shift_b
+    {32,  384,  64, 10,  8,  4, 256, 16,   5,   6, 13},  // 0: short window (speech)
+    {32, 1024, 256, 10,  8,  4, 256, 16,   3,   6, 13},  // 1: long window (music)
+    {16,  256,  64, 10,  8,  4,   0,  0,   5,   6, 13},  // 2: cheaper: no long filter
+    {32, 2048, 512, 10,  8,  4, 256, 16,   3,   6, 13},  // 3: longest window
 };
 #define CASC_VARIANTS ((int)(sizeof casc_variants_ / sizeof casc_variants_[0]))
+
+static int bitlen_(uint64_t v) {
+    int n = 0;
+    while (v) { n++; v >>= 1; }
+    return n;
+}
+
+// Stage L: LPC refitted every `u` samples from the last `w` samples (the
+// decoder has them too): a parabolic window, autocorrelation, Levinson-Durbin
+// in fixed point. Coefficients Q20.
+typedef struct {
+    int k, w, u, wn;
+    int pos;        // ring index of the oldest of the last w samples
+    long count;     // samples seen
+    int32_t ring[2 * BLPC_W_MAX];  // each sample at i and i + w
+    int32_t win[BLPC_W_MAX];       // Q15, oldest first
+    int32_t a[BLPC_K_MAX];         // Q20
+} blpc_;
+
+static void blpc_init_(blpc_ *f, int k, int w, int u, int wn) {
+    memset(f, 0, sizeof *f);
+    f->k = k, f->w = w, f->u = u, f->wn = wn;
+    // Two half parabolas meeting at the peak P = 3w/4 (oldest first):
+    // rising slowly over the old samples, falling fast after the peak.
+    int64_t P = (int64_t)w * 3 / 4, Q = w - P;
+    for (int i = 0; i < w; i++) {
+        int64_t d = i < P ? P - i : i + 1 - P, D = i < P ? P : Q;
+        f->win[i] = (int32_t)(((D * D - d * d + d) << 15) / (D * D));
+    }
+}
+
+static int64_t blpc_predict_(const blpc_ *f) {
+    if (!f->k) return 0;
+    const int32_t *x = f->ring + f->pos + f->w - 1;  // x[0] newest, x[-j] older
+    int64_t acc = 0;
+    for (int j = 0; j < f->k; j++) acc += (int64_t)f->a[j] * x[-j];
+    return clamp_(rshr_(acc, 20), (int64_t)1 << CASC_LIM);
+}
+
+static void blpc_refit_(blpc_ *f) {
+    int w = f->w, K = f->k;
+    int64_t R[BLPC_K_MAX + 1];
+    int32_t y[BLPC_W_MAX];  // windowed, oldest first
+    const int32_t *x = f->ring + f->pos;
+    for (int i = 0; i < w; i++) y[i] = (int32_t)rshr_((int64_t)x[i] * f->win[i], 15);
+    for (int k = 0; k <= K; k++) {
+        int64_t s = 0;
+        for (int i = k; i < w; i++) s += (int64_t)y[i] * y[i - k];
+        R[k] = s;
+    }
+    memset(f->a, 0, sizeof f->a);
+    if (R[0] <= 0) return;
+    // Normalise so that 2^29 <= R[0] < 2^30 (|R[k]| <= R[0] always).
+    int L = bitlen_((uint64_t)R[0]);
+    for (int k = 0; k <= K; k++) R[k] = L > 30 ? asr_(R[k], L - 30) : R[k] * ((int64_t)1 << (30 - L));
+    R[0] += R[0] >> f->wn;  // white-noise correction: conditioning
+    int64_t a[BLPC_K_MAX] = {0}, tmp[BLPC_K_MAX], e = R[0];
+    const int64_t alim = (int64_t)1 << 26, klim = ((int64_t)1 << 20) - 1024;
+    for (int i = 0; i < K; i++) {
+        int64_t acc = R[i + 1] * ((int64_t)1 << 20);
+        for (int j = 0; j < i; j++) acc -= a[j] * R[i - j];
+        if (e <= 0) break;
+        int64_t k = acc / e;
+        if (k > klim || k < -klim) break;  // unstable: keep order i
+        for (int j = 0; j < i; j++) tmp[j] = clamp_(a[j] - rshr_(k * a[i - 1 - j], 20), alim);
+        memcpy(a, tmp, (size_t)i * sizeof a[0]);
+        a[i] = k;
+        e -= rshr_(rshr_(k * k, 20) * e, 20);
+    }
+    for (int j = 0; j < K; j++) f->a[j] = (int32_t)a[j];
+}
+
+static void blpc_update_(blpc_ *f, int32_t x) {
+    if (!f->k) return;
+    f->ring[f->pos] = f->ring[f->pos + f->w] = x;
+    f->pos = f->pos + 1 == f->w ? 0 : f->pos + 1;
+    f->count++;
+    // Refit early and often at the start (16, 32, 64, ... samples), then
+    // every u samples.
+    if ((f->count < f->u && f->count >= 16 && (f->count & (f->count - 1)) == 0) ||
+        (f->count % f->u) == 0)
+        blpc_refit_(f);
+}
 
 // One NLMS stage: predicts its input from its past (and extra inputs).
 // Weights are Q16. h[0] is the newest input.
@@ -95,26 +184,20 @@ typedef struct {
     int stereo;
     int32_t prev;        // prefilter state: last working-scale sample
     int32_t prev_o;      // same for channel c-1
+    blpc_ l, lo;         // stage L on this channel and on channel c-1
     nlms_ a;
     int na;              // of a.n, the taps on the own past (the rest: c-1)
     sslms_ b;
     nlms_ c;
     int64_t bias;        // stage D: running mean of the final error, Q8
     // Predictions made for the current sample, kept for the update.
-    int64_t pa, pb, pc, pd;
-    int32_t s1;          // prefiltered current input (stage A's target)
+    int64_t p0, pa, pb, pc, pd;
 } casc_;
 
 static int64_t nlms_predict_(const nlms_ *f) {
     int64_t acc = 0;
     for (int i = 0; i < f->n; i++) acc += (int64_t)f->w[i] * f->h[i];
     return clamp_(rshr_(acc, 16), (int64_t)1 << CASC_LIM);
-}
-
-static int bitlen_(uint64_t v) {
-    int n = 0;
-    while (v) { n++; v >>= 1; }
-    return n;
 }
 
 // w += mu * e * h / (pow + eps) in Q16: the division is done once, as a
@@ -177,6 +260,8 @@ static void casc_init_(casc_ *s, int variant, int stereo, int bits) {
     s->up = bits < CASC_SCALE ? CASC_SCALE - bits : 0;
     s->down = bits > CASC_SCALE ? bits - CASC_SCALE : 0;
     s->stereo = stereo;
+    blpc_init_(&s->l, v->lk, v->lw, v->lu, v->wn);
+    if (stereo) blpc_init_(&s->lo, v->lk, v->lw, v->lu, v->wn);
     s->na = v->na;
     s->a.n = v->na + (stereo ? v->ns : 0);
     s->a.mu = v->mu_a;
@@ -191,23 +276,29 @@ static int32_t casc_in_(const casc_ *s, int32_t x) {
     return (int32_t)(s->down ? asr_(x, s->down) : (int64_t)x * ((int64_t)1 << s->up));
 }
 
+// Stage L's prediction (or the fixed first difference's) of the next sample.
+static int64_t stage_l_(const blpc_ *l, int32_t prev) {
+    return l->k ? blpc_predict_(l) : rshr_((int64_t)prev * 31, 5);
+}
+
 // The prediction of the current sample, in sample units. `other` is channel
 // c-1's current sample (stereo only). Stage inputs depend only on the past,
 // so the decoder computes the same value before it knows x.
 static int64_t casc_predict_(casc_ *s, int32_t other) {
+    int64_t lim = (int64_t)1 << CASC_LIM;
     if (s->stereo) {
         int32_t o = casc_in_(s, other);
-        int32_t o1 = (int32_t)clamp_((int64_t)o - rshr_((int64_t)s->prev_o * 31, 5),
-                                     (int64_t)1 << CASC_LIM);
+        int32_t o1 = (int32_t)clamp_((int64_t)o - stage_l_(&s->lo, s->prev_o), lim);
         nlms_push_(&s->a, s->na, s->a.n, o1);
+        blpc_update_(&s->lo, o);
         s->prev_o = o;
     }
-    int64_t p0 = rshr_((int64_t)s->prev * 31, 5);  // the fixed prefilter
+    s->p0 = stage_l_(&s->l, s->prev);
     s->pa = nlms_predict_(&s->a);
     s->pb = s->b.n ? sslms_predict_(&s->b) : 0;
     s->pc = s->c.n ? nlms_predict_(&s->c) : 0;
     s->pd = rshr_(s->bias, 8);
-    int64_t p = p0 + s->pa + s->pb + s->pc + s->pd;  // working scale
+    int64_t p = s->p0 + s->pa + s->pb + s->pc + s->pd;  // working scale
     if (s->down) return p * ((int64_t)1 << s->down);
     return s->up ? rshr_(p, s->up) : p;
 }
@@ -216,8 +307,9 @@ static int64_t casc_predict_(casc_ *s, int32_t other) {
 static void casc_update_(casc_ *s, int32_t x) {
     int32_t xs = casc_in_(s, x);
     int64_t lim = (int64_t)1 << CASC_LIM;
-    int32_t s1 = (int32_t)clamp_((int64_t)xs - rshr_((int64_t)s->prev * 31, 5), lim);
+    int32_t s1 = (int32_t)clamp_((int64_t)xs - s->p0, lim);
     s->prev = xs;
+    blpc_update_(&s->l, xs);
     int64_t s2 = clamp_(s1 - s->pa, lim);
     int64_t s3 = clamp_(s2 - s->pb, lim);
     int64_t s4 = clamp_(s3 - s->pc, lim);
@@ -438,9 +530,10 @@ static double cost_(const int32_t *r, size_t n, int C) {
     return bits;
 }
 
+// NONE and FIXED orders 1..max_order.
 static lmic_status choose_fixed_(const int32_t *frames, size_t n, int C, int c, int bits,
-                                 int32_t *res, lmic_pred *best, double *best_cost) {
-    for (int order = 0; order <= 4; order++) {
+                                 int max_order, int32_t *res, lmic_pred *best, double *best_cost) {
+    for (int order = 0; order <= max_order; order++) {
         lmic_pred p = {0};
         p.kind = order ? LMIC_PRED_FIXED : LMIC_PRED_NONE;
         p.order = (uint8_t)order;
@@ -451,20 +544,147 @@ static lmic_status choose_fixed_(const int32_t *frames, size_t n, int C, int c, 
     return LMIC_OK;
 }
 
-lmic_status lmic_pred_choose(const int32_t *frames, size_t n, int channels, int bits,
-                             lmic_pred_effort effort, lmic_pred *pred) {
+// Quantised LPC as FLAC computes it: a Tukey(0.5) window, autocorrelation,
+// Levinson-Durbin in double, coefficients quantised to `precision` bits with
+// the rounding error fed forward. Orders are ranked by the bits the
+// Levinson error predicts, and the best `tries` are quantised and measured
+// on the real residual (plus their coefficients' bits).
+static lmic_status choose_lpc_(const int32_t *frames, size_t n, int C, int c, int bits,
+                               int max_order, int tries, int32_t *res, lmic_pred *best,
+                               double *best_cost) {
+    if (n < 2 * (size_t)max_order + 2) max_order = (int)(n / 2) - 1;
+    if (max_order < 1) return LMIC_OK;
+    int K = max_order;
+    double *xw = malloc(n * sizeof *xw);
+    if (!xw) return LMIC_ERR_NOMEM;
+    size_t np = n / 4;  // Tukey(0.5): cosine tapers over a quarter at each end
+    for (size_t t = 0; t < n; t++) {
+        double w = 1.0;
+        if (t < np) w = 0.5 - 0.5 * cos(M_PI_ * (double)t / (double)np);
+        else if (t >= n - np) w = 0.5 - 0.5 * cos(M_PI_ * (double)(n - 1 - t) / (double)np);
+        xw[t] = w * (double)frames[t * (size_t)C + (size_t)c];
+    }
+    double R[LMIC_PRED_MAX_ORDER + 1];
+    for (int k = 0; k <= K; k++) {
+        double s = 0;
+        for (size_t t = (size_t)k; t < n; t++) s += xw[t] * xw[t - (size_t)k];
+        R[k] = s;
+    }
+    free(xw);
+    if (!(R[0] > 0)) return LMIC_OK;
+    R[0] *= 1.0 + 1e-10;  // keep the system well conditioned
+    // Levinson-Durbin: lpc[o - 1] are the order-o coefficients, err[o - 1] its error.
+    double a[LMIC_PRED_MAX_ORDER] = {0}, lpc[LMIC_PRED_MAX_ORDER][LMIC_PRED_MAX_ORDER], err[LMIC_PRED_MAX_ORDER];
+    double e = R[0];
+    for (int i = 0; i < K; i++) {
+        double acc = R[i + 1];
+        for (int j = 0; j < i; j++) acc -= a[j] * R[i - j];
+        double k = acc / e;
+        double tmp[LMIC_PRED_MAX_ORDER];
+        for (int j = 0; j < i; j++) tmp[j] = a[j] - k * a[i - 1 - j];
+        memcpy(a, tmp, (size_t)i * sizeof a[0]);
+        a[i] = k;
+        e *= 1.0 - k * k;
+        if (!(e > 0)) e = R[0] * 1e-12;
+        memcpy(lpc[i], a, sizeof a);
+        err[i] = e;
+    }
+    // Rank orders by estimated bits: n/2 log2(error per sample) + 16 per coefficient.
+    int order_by[LMIC_PRED_MAX_ORDER];
+    double est[LMIC_PRED_MAX_ORDER];
+    for (int o = 1; o <= K; o++) {
+        double v = err[o - 1] / (double)n;
+        est[o - 1] = 0.5 * (double)n * log2(v > 1e-3 ? v : 1e-3) + 16.0 * o;
+        order_by[o - 1] = o;
+    }
+    for (int i = 1; i < K; i++)  // insertion sort, stable: ties keep the lower order
+        for (int j = i; j > 0 && est[order_by[j] - 1] < est[order_by[j - 1] - 1]; j--) {
+            int t = order_by[j]; order_by[j] = order_by[j - 1]; order_by[j - 1] = t;
+        }
+    const int precision = 15;  // |coef| <= 2^14
+    for (int i = 0; i < tries && i < K; i++) {
+        int o = order_by[i];
+        double cmax = 0;
+        for (int j = 0; j < o; j++) cmax = fmax(cmax, fabs(lpc[o - 1][j]));
+        if (!(cmax > 0)) continue;
+        int log2cmax;
+        (void)frexp(cmax, &log2cmax);
+        int shift = precision - log2cmax - 1;
+        if (shift < 0) continue;
+        if (shift > 31) shift = 31;
+        lmic_pred p = {0};
+        p.kind = LMIC_PRED_LPC;
+        p.order = (uint8_t)o;
+        p.shift = (uint8_t)shift;
+        double q_err = 0;
+        const long qmax = (1L << (precision - 1)) - 1, qmin = -qmax - 1;
+        for (int j = 0; j < o; j++) {
+            q_err += lpc[o - 1][j] * ldexp(1.0, shift);
+            long q = lround(q_err);
+            if (q > qmax) q = qmax;
+            if (q < qmin) q = qmin;
+            q_err -= (double)q;
+            p.coef[j] = (int32_t)q;
+        }
+        run_channel_(&p, (int32_t *)frames, res, n, C, c, bits, 0, NULL);
+        double cost = cost_(res + c, n, C) + 24.0 + 16.0 * o;
+        if (cost < *best_cost) { *best_cost = cost; *best = p; }
+    }
+    return LMIC_OK;
+}
+
+// The cascade variants worth trying at each effort, best guess first.
+static lmic_status choose_casc_(const int32_t *frames, size_t n, int C, int c, int bits,
+                                lmic_pred_effort effort, int32_t *res, casc_ *state,
+                                lmic_pred *best, double *best_cost) {
+    int nv = effort == LMIC_PRED_EFFORT_HIGH ? CASC_VARIANTS : 2;
+    for (int v = 0; v < nv; v++)
+        for (int stereo = c > 0; stereo >= 0; stereo--) {
+            if (!stereo && c > 0 && effort != LMIC_PRED_EFFORT_HIGH) continue;
+            lmic_pred p = {0};
+            p.kind = LMIC_PRED_CASCADE;
+            p.order = (uint8_t)v;
+            p.stereo = (uint8_t)stereo;
+            run_channel_(&p, (int32_t *)frames, res, n, C, c, bits, 0, state);
+            double cost = cost_(res + c, n, C) + 24.0;
+            if (cost < *best_cost) { *best_cost = cost; *best = p; }
+        }
+    return LMIC_OK;
+}
+
+lmic_status lmic_pred_choose_among(const int32_t *frames, size_t n, int channels, int bits,
+                                   lmic_pred_effort effort, unsigned kinds, lmic_pred *pred) {
     if ((!frames && n) || !pred || channels < 1 || bits < 1 || bits > 32 ||
         effort < LMIC_PRED_EFFORT_FAST || effort > LMIC_PRED_EFFORT_HIGH)
         return LMIC_ERR_ARG;
     int32_t *res = malloc((n ? n : 1) * (size_t)channels * sizeof *res);
-    if (!res) return LMIC_ERR_NOMEM;
-    lmic_status st = LMIC_OK;
+    casc_ *state = NULL;
+    if (effort >= LMIC_PRED_EFFORT_NORMAL && (kinds & (1u << LMIC_PRED_CASCADE)))
+        state = malloc(sizeof *state);
+    lmic_status st = LMIC_ERR_NOMEM;
+    if (!res || (effort >= LMIC_PRED_EFFORT_NORMAL && (kinds & (1u << LMIC_PRED_CASCADE)) && !state))
+        goto fail;
+    st = LMIC_OK;
     for (int c = 0; c < channels; c++) {
         double best_cost = INFINITY;
-        memset(&pred[c], 0, sizeof pred[c]);
-        if ((st = choose_fixed_(frames, n, channels, c, bits, res, &pred[c], &best_cost)) != LMIC_OK)
+        memset(&pred[c], 0, sizeof pred[c]);  // NONE whatever `kinds` says
+        choose_fixed_(frames, n, channels, c, bits, kinds & (1u << LMIC_PRED_FIXED) ? 4 : 0, res,
+                      &pred[c], &best_cost);
+        if (effort >= LMIC_PRED_EFFORT_NORMAL && (kinds & (1u << LMIC_PRED_LPC)) &&
+            (st = choose_lpc_(frames, n, channels, c, bits, LMIC_PRED_MAX_ORDER,
+                              effort == LMIC_PRED_EFFORT_HIGH ? 8 : 3, res, &pred[c],
+                              &best_cost)) != LMIC_OK)
             break;
+        if (state)
+            choose_casc_(frames, n, channels, c, bits, effort, res, state, &pred[c], &best_cost);
     }
+fail:
+    free(state);
     free(res);
     return st;
+}
+
+lmic_status lmic_pred_choose(const int32_t *frames, size_t n, int channels, int bits,
+                             lmic_pred_effort effort, lmic_pred *pred) {
+    return lmic_pred_choose_among(frames, n, channels, bits, effort, ~0u, pred);
 }

@@ -38,7 +38,8 @@ static void signal_(int kind, int32_t *x, size_t n, int C, int bits, uint64_t se
 }
 
 // Predictors of every kind, including extreme LPC coefficients.
-#define NPRED 15
+#define NCASC 4  // cascade variants
+#define NPRED (9 + 2 * NCASC)
 static lmic_pred pred_(int i, int c, uint64_t *seed) {
     lmic_pred p = {0};
     if (i == 0) return p;
@@ -57,7 +58,6 @@ static lmic_pred pred_(int i, int c, uint64_t *seed) {
     p.kind = LMIC_PRED_CASCADE;
     p.order = (uint8_t)((i - 9) / 2);
     p.stereo = (uint8_t)(c > 0 && (i - 9) % 2);
-    if (p.order > 3) p.order = 3;
     return p;
 }
 
@@ -112,7 +112,7 @@ static void test_predict_args(void) {
     q.stereo = 1;  // channel 0 has no channel before it
     CHECK(lmic_pred_apply(&q, x, 4, 1, 8, r) == LMIC_ERR_ARG);
     q.stereo = 0;
-    q.order = 200;
+    q.order = NCASC;
     CHECK(lmic_pred_apply(&q, x, 4, 1, 8, r) == LMIC_ERR_ARG);
     lmic_pred l = {0};
     l.kind = LMIC_PRED_LPC;
@@ -187,7 +187,7 @@ static void test_predict_read_hostile(void) {
     }
     CHECK(parsed > 100);
     uint8_t bad[][4] = {{4}, {1, 0}, {1, 5}, {2, 0, 0}, {2, 33, 0}, {2, 1, 32, 0},
-                        {2, 1, 0, 0x80}, {2, 1, 0, 0x80, }, {3, 0, 2}, {3, 99, 0}};
+                        {2, 1, 0, 0x80}, {2, 1, 0, 0x80, }, {3, 0, 2}, {3, NCASC, 0}};
     lmic_pred q[2];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECKF(lmic_pred_read(bad[i], 4, 1, q, NULL) == LMIC_ERR_CORRUPT, "case %zu", i);
@@ -224,10 +224,146 @@ static void test_predict_choose_fast(void) {
     CHECK_OK(lmic_pred_choose(x, 0, 1, 16, LMIC_PRED_EFFORT_FAST, &p));
 }
 
+// LPC (effort normal) leaves a sine + noise a residual far below NONE's and
+// below the best fixed predictor's; the cascade (effort high) does too.
+static void test_predict_lpc_shrinks(void) {
+    enum { N = 8192 };
+    static int32_t x[N], r[N], y[N];
+    uint64_t seed = 11;
+    for (size_t t = 0; t < N; t++) {  // two partials and white noise of +-64
+        double a = 9000.0 * sin(0.05 * (double)t) + 4000.0 * sin(0.31 * (double)t + 1.0);
+        x[t] = (int32_t)lround(a) + (int32_t)(lmic_rng_next(&seed) % 129) - 64;
+    }
+    lmic_pred p, f;
+    CHECK_OK(lmic_pred_apply(&(lmic_pred){0}, x, N, 1, 16, r));
+    double none = mean_abs_(r, N);
+    CHECK_OK(lmic_pred_choose(x, N, 1, 16, LMIC_PRED_EFFORT_FAST, &f));
+    CHECK_OK(lmic_pred_apply(&f, x, N, 1, 16, r));
+    double fixed = mean_abs_(r, N);
+    CHECK_OK(lmic_pred_choose_among(x, N, 1, 16, LMIC_PRED_EFFORT_NORMAL,
+                                    1u << LMIC_PRED_LPC, &p));
+    CHECK(p.kind == LMIC_PRED_LPC);
+    CHECK_OK(lmic_pred_apply(&p, x, N, 1, 16, r));
+    double lpc = mean_abs_(r, N);
+    CHECKF(lpc < none / 50 && lpc < fixed / 1.5 && lpc < 60, "none %.1f fixed %.1f lpc %.1f",
+           none, fixed, lpc);
+    CHECK_OK(lmic_pred_restore(&p, r, N, 1, 16, y));
+    CHECK(memcmp(x, y, sizeof x) == 0);
+    CHECK_OK(lmic_pred_choose_among(x, N, 1, 16, LMIC_PRED_EFFORT_HIGH,
+                                    1u << LMIC_PRED_CASCADE, &p));
+    CHECK(p.kind == LMIC_PRED_CASCADE);
+    CHECK_OK(lmic_pred_apply(&p, x, N, 1, 16, r));
+    double casc = mean_abs_(r, N);
+    CHECKF(casc < none / 50 && casc < fixed / 1.5, "none %.1f fixed %.1f cascade %.1f", none,
+           fixed, casc);
+}
+
+// The cascade's stereo taps help when channel 1 follows channel 0.
+static void test_predict_cascade_stereo(void) {
+    enum { N = 8192 };
+    static int32_t x[2 * N], r[2 * N];
+    uint64_t seed = 5;
+    int32_t v = 0;
+    for (size_t t = 0; t < N; t++) {  // a random walk, and 0.8 of it plus a little noise
+        v += (int32_t)(lmic_rng_next(&seed) % 201) - 100;
+        if (v > 30000 || v < -30000) v /= 2;
+        x[2 * t] = v;
+        x[2 * t + 1] = v * 4 / 5 + (int32_t)(lmic_rng_next(&seed) % 5) - 2;
+    }
+    lmic_pred p[2] = {{0}, {0}};
+    p[0].kind = p[1].kind = LMIC_PRED_CASCADE;
+    CHECK_OK(lmic_pred_apply(p, x, N, 2, 16, r));
+    double mono = 0, stereo = 0;
+    for (size_t t = N / 2; t < N; t++) mono += fabs((double)r[2 * t + 1]);
+    p[1].stereo = 1;
+    CHECK_OK(lmic_pred_apply(p, x, N, 2, 16, r));
+    for (size_t t = N / 2; t < N; t++) stereo += fabs((double)r[2 * t + 1]);
+    CHECKF(stereo < mono / 4, "mono %.0f stereo %.0f", mono, stereo);
+}
+
+// FNV-1a of the residuals, so that any change to the arithmetic is caught.
+static uint64_t hash_(const int32_t *r, size_t n) {
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)r[i];
+        for (int b = 0; b < 4; b++) { h ^= (u >> (8 * b)) & 0xFF; h *= 0x100000001b3u; }
+    }
+    return h;
+}
+
+// Integer-only test audio (no libm, so the golden input is the same
+// everywhere): white noise through two one-pole low-passes, channel 1 a
+// mix of channel 0 and its own noise, scaled to `bits` (8..24) and clipped.
+static void golden_signal_(int32_t *x, size_t n, int bits) {
+    uint64_t seed = 1234;
+    int64_t a[2] = {0, 0}, b[2] = {0, 0};
+    for (size_t t = 0; t < n; t++)
+        for (int c = 0; c < 2; c++) {
+            int64_t w = (int64_t)(lmic_rng_next(&seed) >> 48) - 32768;  // 16-bit noise
+            a[c] += (w * 16 - a[c]) / 8;
+            b[c] += (a[c] - b[c]) / 8;
+            int64_t v = c == 0 ? b[0] : (b[0] * 3 + b[1]) / 4;
+            v = bits >= 16 ? v * (1 << (bits - 16)) / 4 : v / (1 << (16 - bits)) / 4;
+            int64_t hi = ((int64_t)1 << (bits - 1)) - 1;
+            v = v > hi ? hi : v < -hi - 1 ? -hi - 1 : v;  // clipped, as loud audio is
+            x[t * 2 + (size_t)c] = (int32_t)v;
+        }
+}
+
+static void test_predict_golden(void) {
+    enum { N = 3000, C = 2 };
+    static int32_t x[N * C], r[N * C];
+    static const int bitss[3] = {8, 16, 24};
+    // One row per depth: NONE, FIXED 2, LPC 3, every cascade variant (stereo
+    // on channel 1). Update only for a deliberate change of the arithmetic
+    // (and of docs/format.md); the failure prints the new values.
+    static const uint64_t want[3][3 + NCASC] = {
+        {0x294675835370c4a3u, 0xe84cc491aeff3adeu, 0xa900471b04ae7ceau,
+         0xadf89ebc3c26ef67u, 0xcc0ac13b1fadf722u, 0x45f253d5c35cfc7du,
+         0x357526d7125194fau},
+        {0x1850d471cbbf19d9u, 0x9cc25ec9222d6edfu, 0xf22e6e3a3e000283u,
+         0x5bd5beaa2a2b8866u, 0x4177bdbf9aa0ccc1u, 0x28a3171bca6672d5u,
+         0x953348eaa394f531u},
+        {0xf7c093c506050219u, 0x900ee34f0f1efc5cu, 0x4a7151a5e53ce38du,
+         0x20be15a8d9d8b5a3u, 0x0d21ae3f30780276u, 0x888603202c435992u,
+         0x06d3d814e3753a8au},
+    };
+    int bad = 0;
+    for (int b = 0; b < 3; b++) {
+        golden_signal_(x, N, bitss[b]);
+        for (int i = 0; i < 3 + NCASC; i++) {
+            uint64_t seed = 1;
+            int pi = i == 0 ? 0 : i == 1 ? 2 : 9 + 2 * (i - 3) + 1;
+            lmic_pred p[C] = {pred_(pi, 0, &seed), pred_(pi, 1, &seed)};
+            if (i == 2) {  // LPC order 3, Q10
+                lmic_pred l = {0};
+                l.kind = LMIC_PRED_LPC;
+                l.order = 3;
+                l.shift = 10;
+                l.coef[0] = 1900;
+                l.coef[1] = -1100;
+                l.coef[2] = 180;
+                p[0] = p[1] = l;
+            }
+            CHECK_OK(lmic_pred_apply(p, x, N, C, bitss[b], r));
+            uint64_t h = hash_(r, N * C);
+            if (h != want[b][i]) {
+                fprintf(stderr, "  golden bits %d predictor %d: 0x%016llxu\n", bitss[b], i,
+                        (unsigned long long)h);
+                bad = 1;
+            }
+        }
+    }
+    CHECK(!bad);
+}
+
 void test_predict(void) {
     RUN(test_predict_round_trip_grid);
     RUN(test_predict_args);
     RUN(test_predict_write_read);
     RUN(test_predict_read_hostile);
     RUN(test_predict_choose_fast);
+    RUN(test_predict_lpc_shrinks);
+    RUN(test_predict_cascade_stereo);
+    RUN(test_predict_golden);
 }

@@ -14,6 +14,7 @@
 #include "eval.h"
 #include "lmic.h"
 #include "loaders.h"
+#include "pred_cmd.h"
 #include "score.h"
 #include "train_cmd.h"
 
@@ -309,6 +310,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "compress")) return cmd_compress(argc, argv);
     if (!strcmp(cmd, "decompress") || !strcmp(cmd, "test")) return cmd_decompress(argc, argv);
     if (!strcmp(cmd, "info")) return cmd_info(argc, argv);
+    if (!strcmp(cmd, "predict-stats")) return cmd_predict_stats(argc, argv);
     die_usage_("unknown command '%s'", cmd);
     return 2;
 }
