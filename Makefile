@@ -66,6 +66,10 @@ $(B)/lmic: $(B)/tools/lmic.o $(TOOL_OBJ) $(MODEL_OBJ) $(B)/liblmic.a
 $(B)/test_lmic: $(TEST_OBJ) $(TOOL_OBJ) $(MODEL_OBJ) $(B)/liblmic.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# A test helper: an .lmic file's header size and index entries (tests/corrupt.py).
+$(B)/lmic_index: tests/tools/lmic_index.c $(B)/liblmic.a
+	$(CC) $(CFLAGS) $(LMIC_CFLAGS) $< $(B)/liblmic.a -o $@ $(LDLIBS)
+
 # --- fuzzing (fuzz/README.md)
 # libFuzzer targets, clang with ASan and UBSan: `make fuzz` builds
 # $(B)/fuzz/NAME for each fuzz/NAME.c; `make fuzz-run FUZZ_SECONDS=N` runs each
@@ -104,7 +108,7 @@ fuzz-run: fuzz $(B)/lmic
 ASAN_CFLAGS  := -O1 -g -fsanitize=address -fno-omit-frame-pointer
 UBSAN_CFLAGS := -O1 -g -fsanitize=undefined -fno-sanitize-recover=all
 SAN_SKIP     ?= crossbuild
-SAN_TARGETS   = $(1)/lmic $(1)/test_lmic $(FUZZ_NAMES:%=$(1)/fuzz-replay/%)
+SAN_TARGETS   = $(1)/lmic $(1)/test_lmic $(1)/lmic_index $(FUZZ_NAMES:%=$(1)/fuzz-replay/%)
 asan:
 	$(MAKE) B=build-asan CFLAGS='$(ASAN_CFLAGS)' $(call SAN_TARGETS,build-asan)
 	@env -u MAKEFLAGS -u MAKELEVEL LMIC_SKIP='$(SAN_SKIP)' LMIC_SANITIZER=asan \
@@ -115,11 +119,11 @@ ubsan:
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 bash tests/run.sh build-ubsan
 
 # All tests: unit tests, then the CLI tests. Exits non-zero on any failure.
-test: all $(FUZZ_REPLAY)
+test: all $(FUZZ_REPLAY) $(B)/lmic_index
 	@bash tests/run.sh $(B)
 
 # Longer checks that do not fit CI's budget.
-test-long: all $(FUZZ_REPLAY)
+test-long: all $(FUZZ_REPLAY) $(B)/lmic_index
 	@LMIC_TEST_LONG=1 bash tests/run.sh $(B)
 
 bench: all

@@ -10,6 +10,10 @@
 #   train       tests/train_cli.sh: lmic train, resume == uninterrupted, signals
 #   codec       tests/codec_cli.sh: compress/decompress/test/info round trips,
 #               damage, and .lmic files across the two builds crossbuild made
+#   corrupt     tests/corrupt.py: >= 1000 bit flips, truncations, swapped and
+#               duplicated chunks in real .lmic files: clean errors only
+#   hostile     tests/hostile.sh: lying WAV/AIFF/FLAC headers, huge model
+#               dimensions: clear errors, bounded memory (ulimit -v)
 #   fuzz_replay tests/fuzz_replay.sh: every fuzz target on its seeds and on
 #               the inputs fuzzing crashed on (tests/fuzz/)
 # LMIC_SKIP="NAME ..." leaves suites out (make asan/ubsan: crossbuild, which
@@ -39,6 +43,8 @@ suite crossbuild bash tests/crossbuild.sh
 suite codec bash tests/codec_cli.sh "$B"
 suite gradcheck bash tests/gradcheck.sh "$B"
 suite train_cli bash tests/train_cli.sh "$B"
+suite corrupt python3 tests/corrupt.py "$B"
+suite hostile bash tests/hostile.sh "$B"
 suite fuzz_replay bash tests/fuzz_replay.sh "$B"
 echo "total: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
