@@ -64,7 +64,7 @@ for name, path, start, n in [('speech', 'samples/speech16k/pocketsphinx-cards__0
     w.setnchannels(r.getnchannels()); w.setsampwidth(r.getsampwidth()); w.setframerate(r.getframerate())
     w.writeframes(frames)
     w.close()
-    open(f'{S}/fuzz_roundtrip/{name}-16', 'wb').write(bytes([r.getnchannels() - 1, 1]) + frames)
+    open(f'{S}/fuzz_roundtrip/{name}-16', 'wb').write(bytes([r.getnchannels() - 1 | 8, 1, 63, 63]) + frames)
 # AIFF (big-endian, 80-bit rate) by hand: the aifc module is going away.
 def aiff(name, ch, bits, n):
     data = b''.join((v & (2 ** bits - 1)).to_bytes(bits // 8, 'big') for v in samples(n, ch, bits))
@@ -76,15 +76,17 @@ def aiff(name, ch, bits, n):
 aiff('mono16', 1, 16, 80)
 aiff('stereo8', 2, 8, 40)
 # roundtrip inputs (and the speech and music above)
-def rt(name, b0, b1, body):
-    open(f'{S}/fuzz_roundtrip/{name}', 'wb').write(bytes([b0, b1]) + body)
-rt('silence-16-mono', 0, 1, bytes(256))
-rt('sine-16-mono', 0, 1, pack(samples(200, 1, 16), 16))
-rt('sine-16-stereo-ms', 1, 1 | 16, pack(samples(100, 2, 16), 16))
-rt('sine-24-stereo-planar', 1, 2 | 4, pack(samples(60, 2, 24), 24))
-rt('ramp-8-mono-channel', 0, 0 | 8, bytes(range(256)))
-rt('noise-32-3ch-random', 2, 3 | 32, bytes(rng.randrange(256) for _ in range(240)))
-rt('empty', 0, 0, b'')
+# settings: channels-1 | predictor << 2 (0 none .. 3 high); width | flags;
+# frames per chunk - 1; window - 1 | overlap quarters << 6 (fuzz_roundtrip.c)
+def rt(name, b0, b1, b2, b3, body):
+    open(f'{S}/fuzz_roundtrip/{name}', 'wb').write(bytes([b0, b1, b2, b3]) + body)
+rt('silence-16-mono', 0 | 8, 1, 63, 63, bytes(256))
+rt('sine-16-mono-fast', 0 | 4, 1, 31, 63, pack(samples(200, 1, 16), 16))
+rt('sine-16-stereo-ms-high', 1 | 12, 1 | 16, 40, 31 | 64, pack(samples(100, 2, 16), 16))
+rt('sine-24-stereo-planar', 1 | 8, 2 | 4, 20, 47 | 128, pack(samples(60, 2, 24), 24))
+rt('ramp-8-mono-channel-none', 0, 0 | 8, 100, 10, bytes(range(256)))
+rt('noise-32-3ch-random', 2 | 8, 3 | 32, 7, 63, bytes(rng.randrange(256) for _ in range(240)))
+rt('empty', 0, 0, 0, 0, b'')
 PY
 flac -s -8 --no-padding --no-seektable -o $S/fuzz_audio/mono16.flac $S/fuzz_audio/mono16.wav
 flac -s -5 --no-padding --no-seektable -o $S/fuzz_audio/stereo24.flac $S/fuzz_audio/stereo24.wav

@@ -2,10 +2,11 @@
 """tests/corrupt.py B -- the corruption sweep: damaged .lmic files must fail
 cleanly, never crash, hang or decode to wrong samples.
 
-Real audio (cuts of samples/speech16k and samples/music, the music also with
---stereo ms) and a generated 24-bit stereo WAV with extra chunks are
-compressed with the built CLI and fuzz/tiny.lmm (context 64: a few hundred
-chunks, most of them LM-coded). Each .lmic file is then damaged:
+Real audio (cuts of samples/speech16k and samples/music, the music with
+--stereo ms and overlapping windows) and a generated 24-bit stereo WAV with
+extra chunks are compressed with the built CLI and fuzz/tiny.lmm (context 64)
+in short chunks (--chunk), so that each file has a hundred or more. Each
+.lmic file is then damaged:
   (a) flip: one seeded random bit at each of >= 1000 positions in all
       (header, index and payload, by share of the file, at least 100 each);
   (b) cut: truncated at every chunk boundary and at random lengths;
@@ -97,7 +98,8 @@ def layout(path):
     out = subprocess.run([INDEX, path], capture_output=True, text=True, check=True).stdout.split('\n')
     hs = int(out[0].split()[1])
     entries = [tuple(int(x) for x in l.split()[1:]) for l in out[1:] if l.startswith('entry')]
-    return hs, entries  # entries: (offset, size, count, mode)
+    chunks = [tuple(int(x) for x in l.split()[1:]) for l in out[1:] if l.startswith('chunk')]
+    return hs, entries, chunks  # entries: (offset, size, count, mode); chunks: (offset, size, mode)
 
 
 def run_case(args):
@@ -146,11 +148,12 @@ def main():
     try:
         srcs = []
         cut_wav('samples/speech16k/pocketsphinx-cards__002.wav', f'{tmp}/speech.wav', 9000, 6000)
-        srcs.append(('speech', f'{tmp}/speech.wav', []))
+        srcs.append(('speech', f'{tmp}/speech.wav', ['--chunk', '40']))
         cut_wav('samples/music/sonicpi-stereo__loop_garzul.wav', f'{tmp}/music.wav', 30000, 3000)
-        srcs.append(('music-ms', f'{tmp}/music.wav', ['--stereo', 'ms']))
+        srcs.append(('music-ms', f'{tmp}/music.wav', ['--stereo', 'ms', '--chunk', '24', '--window', '32',
+                                                      '--overlap', '16']))
         gen_wav24(f'{tmp}/gen24.wav', rng)
-        srcs.append(('gen24', f'{tmp}/gen24.wav', ['--layout', 'planar']))
+        srcs.append(('gen24', f'{tmp}/gen24.wav', ['--layout', 'planar', '--chunk', '64', '--predict', 'high']))
         files = []
         for name, wav, opts in srcs:
             lm = f'{tmp}/{name}.wav.lmic'
@@ -162,15 +165,15 @@ def main():
             if open(dec, 'rb').read() != orig:
                 bad(f'{name}: the undamaged file does not round-trip')
                 continue
-            hs, ent = layout(lm)
+            hs, ent, chk = layout(lm)
             data = open(lm, 'rb').read()
             nlm = sum(1 for e in ent if e[3] == 0)
             ok(f'{name}: {len(orig)} WAV bytes -> {len(data)} .lmic bytes (header+index {hs}), '
-               f'{len(ent)} index entries ({nlm} LM-coded)')
-            files.append((name, data, hs, ent, orig))
+               f'{len(chk)} chunks ({nlm} LM-coded), {len(ent)} index entries')
+            files.append((name, data, hs, ent, chk, orig))
         cases = []  # (category, file name, case name, bytes, original WAV)
         total = sum(len(f[1]) for f in files)
-        for name, data, hs, ent, orig in files:
+        for name, data, hs, ent, chk, orig in files:
             # (a) bit flips: positions in proportion to the file's size, at least
             # 100 in the fixed header (with the WAV prefix), the index and the payload.
             fixed = min(hs, 200)  # the fixed header fields and the WAV bytes kept verbatim, roughly
@@ -186,24 +189,24 @@ def main():
                     cases.append(('flip', name, f'{name}-flip-{pos}-{bit}', bytes(b), orig))
             # (b) truncation: every chunk boundary (the index's end, each payload's
             # end but the last) and random lengths.
-            cuts = {hs} | {off + size for off, size, _, _ in ent} | {rng.randrange(0, len(data)) for _ in range(NCUT_RANDOM)}
+            cuts = {hs} | {off + size for off, size, _ in chk} | {rng.randrange(0, len(data)) for _ in range(NCUT_RANDOM)}
             cuts.discard(len(data))
             for c in sorted(cuts):
                 cases.append(('cut', name, f'{name}-cut-{c}', data[:c], orig))
             # (c) swaps and duplicates of whole chunk payloads.
-            for k in range(NSWAP):
-                i, j = sorted(rng.sample(range(len(ent)), 2))
-                (oi, si, _, _), (oj, sj, _, _) = ent[i], ent[j]
+            for k in range(NSWAP if len(chk) > 1 else 0):
+                i, j = sorted(rng.sample(range(len(chk)), 2))
+                (oi, si, _), (oj, sj, _) = chk[i], chk[j]
                 b = data[:oi] + data[oj:oj + sj] + data[oi + si:oj] + data[oi:oi + si] + data[oj + sj:]
                 cases.append(('swap', name, f'{name}-swap-{i}-{j}', b, orig))
-            same = [i for i in range(len(ent) - 1) if ent[i][1] == ent[i + 1][1]]
+            same = [i for i in range(len(chk) - 1) if chk[i][1] == chk[i + 1][1]]
             for i in rng.sample(same, min(NSWAP, len(same))):
-                (oi, si, _, _), (oj, sj, _, _) = ent[i], ent[i + 1]
+                (oi, si, _), (oj, sj, _) = chk[i], chk[i + 1]
                 b = data[:oi] + data[oj:oj + sj] + data[oi:oi + si] + data[oj + sj:]
                 cases.append(('swap', name, f'{name}-swap-equal-{i}', b, orig))
             for k in range(NDUP):
-                i = rng.randrange(len(ent))
-                o, s = ent[i][0], ent[i][1]
+                i = rng.randrange(len(chk))
+                o, s = chk[i][0], chk[i][1]
                 b = data[:o + s] + data[o:o + s] + data[o + s:]
                 cases.append(('dup', name, f'{name}-dup-{i}', b, orig))
             # An index entry swapped with its neighbour, the header CRC made good
@@ -225,7 +228,7 @@ def main():
                 if kind == 'FAIL':
                     detail.setdefault(key, []).append(f'{name}: {why}')
                 elif kind == 'error':
-                    k = re.sub(r'[0-9]+', 'N', why.split(': ', 2)[-1])
+                    k = re.sub(r'[0-9]+', 'N', why.split(': ', 3)[-1])
                     kinds[k] = kinds.get(k, 0) + 1
         ncase = len(cases)
         nfail = sum(v['FAIL'] for v in by.values())
@@ -258,10 +261,10 @@ def main():
 
 
 def swap_index_entries(data, hs, ent, rng):
-    """v1 index: entries are a varint and a CRC-32 each, right before the
+    """v1/v2 index: entries are a varint and a CRC-32 each, right before the
     4-byte header CRC; the header size is at byte 12. Swaps two neighbouring
     entries of the same kind and size and recomputes the header CRC."""
-    if data[8:12] != b'\x01\x00\x00\x00':
+    if data[8:12] not in (b'\x01\x00\x00\x00', b'\x02\x00\x00\x00'):
         return None
     recs, pos = [], hs - 4
     for off, size, count, mode in reversed(ent):

@@ -3,6 +3,7 @@
 // the container format of this checkout. Output, one line each:
 //   header SIZE                      header and index bytes (payloads start here)
 //   entry OFFSET SIZE COUNT MODE     each index entry's payload (MODE 0 = LM, 1 = raw)
+//   chunk OFFSET SIZE MODE           each chunk's payload (a raw run's chunks one by one)
 // Exits 1 with a message when the file does not parse.
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,13 @@ int main(int argc, char **argv) {
                fi.entry[e].mode);
         off += (size_t)fi.entry[e].size;
     }
+    off = hs;
+    for (uint64_t e = 0, c = 0; e < fi.nentries; e++)
+        for (uint32_t k = 0; k < fi.entry[e].count; k++, c++) {
+            size_t n = fi.entry[e].mode == LMIC_CHUNK_RAW ? lmic_file_chunk_tokens(&fi, c) : (size_t)fi.entry[e].size;
+            printf("chunk %zu %zu %u\n", off, n, fi.entry[e].mode);
+            off += n;
+        }
     lmic_file_info_free(&fi);
     lmic_buf_free(&b);
     return 0;
