@@ -10,10 +10,20 @@
 #   train       tests/train_cli.sh: lmic train, resume == uninterrupted, signals
 #   codec       tests/codec_cli.sh: compress/decompress/test/info round trips,
 #               damage, and .lmic files across the two builds crossbuild made
+#   corrupt     tests/corrupt.py: >= 1000 bit flips, truncations, swapped and
+#               duplicated chunks in real .lmic files: clean errors only
+#   hostile     tests/hostile.sh: lying WAV/AIFF/FLAC headers, huge model
+#               dimensions: clear errors, bounded memory (ulimit -v)
+#   fuzz_replay tests/fuzz_replay.sh: every fuzz target on its seeds and on
+#               the inputs fuzzing crashed on (tests/fuzz/)
+# LMIC_SKIP="NAME ..." leaves suites out (make asan/ubsan: crossbuild, which
+# builds its own unsanitized binaries); each skipped suite is named.
 set -u
 B=${1:-build}
 pass=0; fail=0
 suite() {
+  local name=$1; shift
+  case " ${LMIC_SKIP:-} " in *" $name "*) echo "$name: skipped (LMIC_SKIP)"; return;; esac
   local log; log=$(mktemp)
   "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
@@ -26,12 +36,15 @@ suite() {
   [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ] && f=1  # failed without saying so
   pass=$((pass + p)); fail=$((fail + f))
 }
-suite "$B/test_lmic"
-suite bash tests/cli.sh "$B"
-suite bash tests/parity.sh "$B"
-suite bash tests/crossbuild.sh
-suite bash tests/codec_cli.sh "$B"
-suite bash tests/gradcheck.sh "$B"
-suite bash tests/train_cli.sh "$B"
+suite unit "$B/test_lmic"
+suite cli bash tests/cli.sh "$B"
+suite parity bash tests/parity.sh "$B"
+suite crossbuild bash tests/crossbuild.sh
+suite codec bash tests/codec_cli.sh "$B"
+suite gradcheck bash tests/gradcheck.sh "$B"
+suite train_cli bash tests/train_cli.sh "$B"
+suite corrupt python3 tests/corrupt.py "$B"
+suite hostile bash tests/hostile.sh "$B"
+suite fuzz_replay bash tests/fuzz_replay.sh "$B"
 echo "total: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -101,6 +101,7 @@ static int parse_wav_(const uint8_t *d, size_t n, const char *name, audio_in *a,
     }
     int is_float = tag == 3;
     if ((tag != 1 && tag != 3) || ch < 1 || ch > LMIC_PCM_MAX_CHANNELS || rate < 1) return 0;
+    if (rate > INT32_MAX) return afail_(err, errlen, "%s: unsupported sample rate (%u Hz)", name, rate);
     if (bits != 8 && bits != 16 && bits != 24 && bits != 32) return 0;
     if (is_float && bits != 32) return 0;
     if (align != ch * bits / 8) return 0;
@@ -207,22 +208,49 @@ static int read_sndfile_(const uint8_t *d, size_t n, const char *name, int depth
         afail_(err, errlen, "%s: 64-bit float audio has no lossless 32-bit form (--depth 8 reduces it)", name);
         goto done;
     }
+    // The header's frame count is a claim: check it against what a WAV can
+    // hold, then read in blocks, so that memory follows the audio that really
+    // decodes, not what a damaged or hostile header promises.
     size_t C = (size_t)info.channels, F = (size_t)info.frames;
-    a->samples = malloc((F * C + 1) * sizeof *a->samples);
-    if (!a->samples) { afail_(err, errlen, "%s: out of memory", name); goto done; }
-    sf_count_t got;
+    if ((uint64_t)info.frames > (0xFFFFFFFFull - 64) / C / (uint64_t)((depth8 ? 8 : bits) / 8)) {
+        afail_(err, errlen, "%s: too much audio for a WAV file (%lld frames of %d channels claimed)",
+               name, (long long)info.frames, info.channels);
+        goto done;
+    }
+    size_t cap = 0, got_frames = 0;
+    for (;;) {
+        size_t want = F - got_frames < (1u << 16) ? F - got_frames : (1u << 16);
+        if (want == 0) break;
+        if (got_frames + want > cap) {
+            size_t ncap = cap ? 2 * cap : (1u << 16);
+            if (ncap > F) ncap = F;
+            if (ncap < got_frames + want) ncap = got_frames + want;
+            int32_t *ns = realloc(a->samples, (ncap * C + 1) * sizeof *ns);
+            if (ns) a->samples = ns;
+            float *nf = ns && (is_float || is_double) ? realloc(fbuf, (ncap * C + 1) * sizeof *nf) : NULL;
+            if (nf) fbuf = nf;
+            if (!ns || (!nf && (is_float || is_double))) { afail_(err, errlen, "%s: out of memory", name); goto done; }
+            cap = ncap;
+        }
+        sf_count_t k = (is_float || is_double)
+            ? sf_readf_float(sf, fbuf + got_frames * C, (sf_count_t)want)
+            : sf_readf_int(sf, a->samples + got_frames * C, (sf_count_t)want);
+        if (k > 0) got_frames += (size_t)k;
+        if (k < (sf_count_t)want) break;
+    }
+    if (!a->samples && !(a->samples = malloc(sizeof *a->samples))) {
+        afail_(err, errlen, "%s: out of memory", name);
+        goto done;
+    }
+    sf_count_t got = (sf_count_t)got_frames;
     if (is_float || is_double) {
-        fbuf = malloc((F * C + 1) * sizeof *fbuf);
-        if (!fbuf) { afail_(err, errlen, "%s: out of memory", name); goto done; }
-        got = sf_readf_float(sf, fbuf, (sf_count_t)F);
-        for (size_t i = 0; i < (size_t)(got > 0 ? got : 0) * C; i++) {
+        for (size_t i = 0; i < got_frames * C; i++) {
             uint32_t u;
             memcpy(&u, &fbuf[i], 4);
             a->samples[i] = depth8 ? float_to_8_(fbuf[i]) : float_key_(u);
         }
     } else {
-        got = sf_readf_int(sf, a->samples, (sf_count_t)F);
-        for (size_t i = 0; i < (size_t)(got > 0 ? got : 0) * C; i++)
+        for (size_t i = 0; i < got_frames * C; i++)
             a->samples[i] = shr_(a->samples[i], 32 - (depth8 ? 8 : bits));
     }
     if (got != (sf_count_t)F || sf_error(sf) != SF_ERR_NO_ERROR) {

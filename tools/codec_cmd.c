@@ -466,7 +466,8 @@ static void decompress_one_(const codec_opts *o, const char *in, const char *out
         int32_t *x = samp + (size_t)c * fi.frames_per_chunk * fi.channels;
         st = lmic_audio_decompress(m, &ap, src.data + pos, size + c, mode + c, nfr + c, g, o->threads, x);
         if (st != LMIC_OK) die_("%s: decoding failed: %s", name, lmic_strerror(st));
-        lmic_pcm_encode(&fi.spec, x, gtok / fb, tok + toff);
+        for (size_t k = 0, t = 0; k < g; t += len[c + k], k++)  // per chunk: planar is within a chunk
+            lmic_pcm_encode(&fi.spec, x + k * fi.frames_per_chunk * fi.channels, len[c + k] / fb, tok + toff + t);
         c += g;
         pos += gbytes;
         toff += gtok;
