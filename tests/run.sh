@@ -14,6 +14,8 @@
 #               duplicated chunks in real .lmic files: clean errors only
 #   hostile     tests/hostile.sh: lying WAV/AIFF/FLAC headers, huge model
 #               dimensions: clear errors, bounded memory (ulimit -v)
+#   golden      tests/golden.sh: committed .lmic files, compressed and restored
+#               byte for byte by this build and the cross-builds
 #   fuzz_replay tests/fuzz_replay.sh: every fuzz target on its seeds and on
 #               the inputs fuzzing crashed on (tests/fuzz/)
 # LMIC_SKIP="NAME ..." leaves suites out (make asan/ubsan: crossbuild, which
@@ -45,6 +47,7 @@ suite gradcheck bash tests/gradcheck.sh "$B"
 suite train_cli bash tests/train_cli.sh "$B"
 suite corrupt python3 tests/corrupt.py "$B"
 suite hostile bash tests/hostile.sh "$B"
+suite golden bash tests/golden.sh "$B"
 suite fuzz_replay bash tests/fuzz_replay.sh "$B"
 echo "total: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
