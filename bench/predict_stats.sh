@@ -11,7 +11,7 @@ for dir in "$DEV"/*/; do
     cat=$(basename "$dir")
     ls "$dir"*.wav > /dev/null 2>&1 || continue
     echo "== $cat"
-    nice "$B/lmic" predict-stats "$dir"*.wav | tail -3
+    nice "$B/lmic" predict-stats "$dir"*.wav | tail -3  # columns: see tools/pred_cmd.c
     if [ "$cat" = music_stereo16 ]; then
         echo "== $cat --mid-side"
         nice "$B/lmic" predict-stats --mid-side "$dir"*.wav | tail -3

@@ -229,12 +229,13 @@ lmic_status lmic_pred_choose_among(const int32_t *frames, size_t n, int channels
                                    lmic_pred_effort effort, unsigned kinds, lmic_pred *pred);
 
 // Residuals of n frames under pred[channels]: res is (n, channels), like
-// frames. LMIC_ERR_ARG for an invalid predictor. Thread-safe (no state
-// outside the call).
+// frames. LMIC_ERR_ARG for an invalid predictor or a sample outside `bits`
+// bits. Thread-safe (no state outside the call); LMIC_ERR_NOMEM possible
+// for a cascade (it allocates its state, about 50 KB).
 lmic_status lmic_pred_apply(const lmic_pred *pred, const int32_t *frames, size_t n, int channels,
                             int bits, int32_t *res);
 // Inverse of lmic_pred_apply: frames from residuals (res may not alias
-// frames). Residuals outside `bits` bits are wrapped.
+// frames). Residuals outside `bits` bits are wrapped. Same errors.
 lmic_status lmic_pred_restore(const lmic_pred *pred, const int32_t *res, size_t n, int channels,
                               int bits, int32_t *frames);
 

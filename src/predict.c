@@ -45,8 +45,8 @@ static int64_t clamp_(int64_t v, int64_t lim) { return v > lim ? lim : v < -lim 
 // All stages work on a working scale: the samples shifted so that full scale
 // is about 2^22 (left for bits < 22, right for more), which makes the fixed-
 // point step sizes mean the same for every depth. Stage values are clamped to
-// +-2^CASC_LIM, weights to +-2^CASC_WLIM, so every int64 sum stays far from
-// overflow (256 taps * 2^25 * 2^22 < 2^55).
+// +-2^CASC_LIM, weights to +-2^CASC_WLIM, so every int64 sum stays clear of
+// overflow (256 taps * 2^25 * 2^26 = 2^59).
 
 #define CASC_SCALE 22
 #define CASC_LIM 25
@@ -405,6 +405,11 @@ static lmic_status run_(const lmic_pred *pred, int32_t *X, int32_t *R, size_t n,
     for (int c = 0; c < channels; c++) {
         if (check_pred_(&pred[c], c) != LMIC_OK) return LMIC_ERR_ARG;
         need_state |= pred[c].kind == LMIC_PRED_CASCADE;
+    }
+    if (!restore) {  // the decoder sees wrapped samples: so must the encoder
+        int64_t lim = (int64_t)1 << (bits - 1);
+        for (size_t i = 0; i < n * (size_t)channels; i++)
+            if (X[i] < -lim || X[i] >= lim) return LMIC_ERR_ARG;
     }
     casc_ *s = NULL;
     if (need_state && !(s = malloc(sizeof *s))) return LMIC_ERR_NOMEM;

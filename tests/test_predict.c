@@ -120,6 +120,10 @@ static void test_predict_args(void) {
     l.coef[0] = 1 << 15;
     CHECK(lmic_pred_apply(&l, x, 4, 1, 8, r) == LMIC_ERR_ARG);
     lmic_pred z = {0};
+    int32_t big[2] = {0, 128};  // outside 8 bits
+    CHECK(lmic_pred_apply(&z, big, 2, 1, 8, r) == LMIC_ERR_ARG);
+    big[1] = -129;
+    CHECK(lmic_pred_apply(&z, big, 2, 1, 8, r) == LMIC_ERR_ARG);
     CHECK(lmic_pred_apply(&z, x, 4, 1, 0, r) == LMIC_ERR_ARG);
     CHECK(lmic_pred_apply(&z, x, 4, 1, 33, r) == LMIC_ERR_ARG);
     CHECK(lmic_pred_apply(&z, x, 4, 0, 8, r) == LMIC_ERR_ARG);
