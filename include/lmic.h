@@ -170,6 +170,9 @@ int lmic_pcm_frame_bytes(const lmic_pcm_spec *spec);
 // the bits range are wrapped (only the low `bits` bits are used).
 lmic_status lmic_pcm_encode(const lmic_pcm_spec *spec, const int32_t *frames,
                             size_t nframes, uint8_t *out);
+// The mid/side step alone, in place on n stereo frames ((n, 2) samples of
+// `bits` bits): (L, R) -> (M, S), or back with `inverse`.
+lmic_status lmic_pcm_mid_side(int32_t *frames, size_t n, int bits, int inverse);
 // Inverse of lmic_pcm_encode for INTERLEAVE and PLANAR: reads
 // nframes * frame_bytes bytes and writes frames (nframes, channels), sign-
 // extended. For CHANNEL it writes the one kept channel, (nframes, 1).
@@ -558,7 +561,9 @@ lmic_status lmic_lm_decompress(const lmic_model *m, const uint8_t *payload, cons
 // -> the LM coder, and back. Each chunk is independent. An LM chunk's
 // payload is its predictors' parameters (lmic_pred_write, one per channel)
 // followed by the coded stream of its residuals' tokens; a chunk that would
-// not shrink is stored as its sample tokens (LMIC_CHUNK_RAW). The decoder
+// not shrink is stored as its sample tokens (LMIC_CHUNK_RAW). With
+// spec.mid_side the predictors run on (M, S) and the residuals are tokenised
+// without a second mid/side. The decoder
 // needs the same params (the container records them).
 
 typedef struct {

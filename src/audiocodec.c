@@ -4,7 +4,9 @@
 // An LM chunk's payload is its predictors' parameters (lmic_pred_write) and
 // then one arithmetic-coded stream of the residuals' tokens (lmic_lm_encode).
 // A chunk whose payload would be no shorter than its sample tokens is stored
-// as those tokens instead (LMIC_CHUNK_RAW), so no chunk ever grows.
+// as those tokens instead (LMIC_CHUNK_RAW), so no chunk ever grows. With
+// mid/side, the predictors see (M, S) rather than (L, R) (it predicts
+// better), and the residuals are tokenised as they are.
 #include "lmic.h"
 
 #include <stdlib.h>
@@ -25,6 +27,8 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
     for (size_t i = 0; i < n; i++) RETURN_IF(nframes[i] < 1, LMIC_ERR_ARG);
     const int C = p->spec.channels;
     const size_t fb = (size_t)lmic_pcm_frame_bytes(&p->spec);
+    lmic_pcm_spec rspec = p->spec;  // the residuals' tokenisation
+    rspec.mid_side = 0;
     size_t out0 = out ? out->size : 0, total = 0;
     for (size_t i = 0; i < n; i++) total += nframes[i];
     lmic_status st = LMIC_OK;
@@ -34,9 +38,17 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
     size_t *code_size = malloc((n + 1) * sizeof *code_size);
     lmic_pred *pred = malloc((n * (size_t)C + 1) * sizeof *pred);
     int32_t *res = malloc((total * (size_t)C + 1) * sizeof *res);
+    int32_t *ms = p->spec.mid_side ? malloc((total * (size_t)C + 1) * sizeof *ms) : NULL;
     uint8_t *tok = malloc(total * fb + 1);
     lmic_buf code = {0}, head = {0};
-    if (!foff || !len || !code_size || !pred || !res || !tok) { st = LMIC_ERR_NOMEM; goto fail; }
+    if (!foff || !len || !code_size || !pred || !res || !tok || (p->spec.mid_side && !ms)) {
+        st = LMIC_ERR_NOMEM;
+        goto fail;
+    }
+    if (ms) {
+        memcpy(ms, frames, total * (size_t)C * sizeof *ms);
+        lmic_pcm_mid_side(ms, total, p->spec.bits, 0);
+    }
     foff[0] = 0;
     for (size_t i = 0; i < n; i++) {
         foff[i + 1] = foff[i] + nframes[i];
@@ -46,13 +58,13 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
     lmic_status pst = LMIC_OK;
     #pragma omp parallel for schedule(dynamic) num_threads(threads)
     for (size_t i = 0; i < n; i++) {
-        const int32_t *x = frames + foff[i] * (size_t)C;
+        const int32_t *x = (ms ? ms : frames) + foff[i] * (size_t)C;
         lmic_pred *pr = pred + i * (size_t)C;
         lmic_status s = LMIC_OK;
         if (predict < 0) memset(pr, 0, (size_t)C * sizeof *pr);  // LMIC_PRED_NONE
         else s = lmic_pred_choose(x, nframes[i], C, p->spec.bits, (lmic_pred_effort)predict, pr);
         if (s == LMIC_OK) s = lmic_pred_apply(pr, x, nframes[i], C, p->spec.bits, res + foff[i] * (size_t)C);
-        if (s == LMIC_OK) s = lmic_pcm_encode(&p->spec, res + foff[i] * (size_t)C, nframes[i], tok + foff[i] * fb);
+        if (s == LMIC_OK) s = lmic_pcm_encode(&rspec, res + foff[i] * (size_t)C, nframes[i], tok + foff[i] * fb);
         if (s != LMIC_OK) {
             #pragma omp critical
             pst = s;
@@ -84,7 +96,7 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
 fail:
     if (out) out->size = out0;
 done:
-    free(foff); free(len); free(code_size); free(pred); free(res); free(tok);
+    free(foff); free(len); free(code_size); free(pred); free(res); free(ms); free(tok);
     lmic_buf_free(&code);
     lmic_buf_free(&head);
     return st;
@@ -97,6 +109,8 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
               threads < 1, LMIC_ERR_ARG);
     const int C = p->spec.channels;
     const size_t fb = (size_t)lmic_pcm_frame_bytes(&p->spec);
+    lmic_pcm_spec rspec = p->spec;  // the residuals' tokenisation
+    rspec.mid_side = 0;
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         RETURN_IF(nframes[i] < 1 || mode[i] > LMIC_CHUNK_RAW, LMIC_ERR_ARG);
@@ -136,10 +150,11 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
     if (!(res = malloc((maxf * (size_t)C + 1) * sizeof *res))) { st = LMIC_ERR_NOMEM; goto done; }
     for (size_t j = 0, t = 0; j < nlm; t += clen[j], j++) {
         size_t i = which[j];
-        lmic_pcm_decode(&p->spec, ctok + t, nframes[i], res);
-        st = lmic_pred_restore(pred + i * (size_t)C, res, nframes[i], C, p->spec.bits,
-                               frames + foff[i] * (size_t)C);
+        int32_t *x = frames + foff[i] * (size_t)C;
+        lmic_pcm_decode(&rspec, ctok + t, nframes[i], res);
+        st = lmic_pred_restore(pred + i * (size_t)C, res, nframes[i], C, p->spec.bits, x);
         if (st != LMIC_OK) goto done;
+        if (p->spec.mid_side) lmic_pcm_mid_side(x, nframes[i], p->spec.bits, 1);
     }
 done:
     free(which); free(csize); free(clen); free(foff); free(code); free(pred); free(ctok); free(res);

@@ -70,6 +70,16 @@ static size_t offset_(const lmic_pcm_spec *s, size_t n, size_t t, int c) {
     }
 }
 
+lmic_status lmic_pcm_mid_side(int32_t *frames, size_t n, int bits, int inverse) {
+    if (bits < 1 || bits > 32 || (n && !frames)) return LMIC_ERR_ARG;
+    for (size_t t = 0; t < n; t++) {
+        int32_t *f = frames + 2 * t;  // f is (2,)
+        if (inverse) ms_inverse_(f[0], f[1], bits, &f[0], &f[1]);
+        else ms_forward_(f[0], f[1], bits, &f[0], &f[1]);
+    }
+    return LMIC_OK;
+}
+
 lmic_status lmic_pcm_encode(const lmic_pcm_spec *s, const int32_t *frames, size_t n,
                             uint8_t *out) {
     if (lmic_pcm_check(s) != LMIC_OK || (n && (!frames || !out))) return LMIC_ERR_ARG;

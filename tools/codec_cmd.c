@@ -48,6 +48,7 @@ static void parse_codec_(int argc, char **argv, codec_opts *o) {
     o->progress = 1;
     o->predict = LMIC_PRED_EFFORT_NORMAL;
     o->overlap = -1;
+    o->mid_side = -1;  // stereo: mid/side unless --stereo lr
     o->inputs = calloc((size_t)argc, sizeof *o->inputs);
     if (!o->inputs) die_("out of memory");
     int only_files = 0;
@@ -223,8 +224,9 @@ static void compress_one_(const codec_opts *o, const char *in) {
     fi.source = o->depth8 ? LMIC_SOURCE_CONVERTED : (uint32_t)a.source;
     fi.depth = o->depth8 ? 8 : 0;
     fi.src_bits = (uint32_t)a.src_bits;
-    fi.spec = (lmic_pcm_spec){a.channels, a.bits, o->layout, o->channel, o->mid_side};
-    if (o->mid_side && a.channels != 2)
+    int ms = o->mid_side < 0 ? a.channels == 2 : o->mid_side;
+    fi.spec = (lmic_pcm_spec){a.channels, a.bits, o->layout, o->channel, ms};
+    if (o->mid_side > 0 && a.channels != 2)
         die_("%s: --stereo ms needs 2 channels, the file has %d", display_(in), a.channels);
     if (o->layout == LMIC_LAYOUT_CHANNEL && a.channels != 1)
         die_("%s: --layout channel:N codes one channel only, which is not lossless for %d channels "
@@ -521,7 +523,7 @@ int cmd_decompress(int argc, char **argv) {
     codec_opts o;
     parse_codec_(argc, argv, &o);
     if (test && (o.out || o.to_stdout)) die_usage_("test writes nothing: -o and -c do not apply");
-    if (o.depth8 || o.layout || o.mid_side)
+    if (o.depth8 || o.layout || o.mid_side >= 0)
         die_usage_("--depth, --layout and --stereo are read from the .lmic file");
     for (int i = 0; i < o.ninputs; i++) {
         const char *in = o.inputs[i];

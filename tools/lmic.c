@@ -33,6 +33,9 @@ static const char *usage_ =
     "  info        FILE.lmic...: the header, chunks and sizes\n"
     "           [-o OUT] [-c] [-f] [--threads N] [--model M] [--depth native|8]\n"
     "           [--layout interleave|planar] [--stereo ms|lr] [-v] [-q]  (- = stdin/stdout)\n"
+    "           compress: [--predict none|fast|normal|high] (normal) [--chunk FRAMES] (4096)\n"
+    "           [--window TOKENS] (1024, at most the model's context) [--overlap TOKENS] (0);\n"
+    "           stereo is coded as mid/side unless --stereo lr\n"
     "  eval     compress data with classical codecs, the paper's Table 1\n"
     "           [--compressor gzip,lzma2,lzma2-9e,png,flac,lm] [--json] [--no-progress]\n"
     "           (lm: the paper's LM row, needs --model M [--threads N])\n"
@@ -43,6 +46,7 @@ static const char *usage_ =
     "              [--positions sinusoidal|rotary] [--norm post|pre] [--context N]\n"
     "              [--d-model C] [--layers L] [--heads NH] [--widening W]\n"
     "              [--f16] -o MODEL   (presets: dm-default, 200k, 800k, 3.2m)\n"
+    "  model convert MODEL -o OUT [--f16]: the same weights, stored as float16 or float32\n"
     "  model info  MODEL: its config, parameter count and fingerprint\n"
     "  train    train a model on data: --steps N -o MODEL [...] (lmic train --help)\n"
     "\n"
@@ -203,8 +207,29 @@ static int cmd_chunks_(int argc, char **argv) {
 
 // --- models
 
+// Writes m to `path` (float16 with f16) and returns the fingerprint of the
+// model the file holds: float16 storage has its own.
+static void save_model_file_(const lmic_model *m, int f16, const char *path, int force, char fp[33]) {
+    lmic_buf b = {0};
+    lmic_status st = lmic_model_save(m, f16, &b);
+    if (st != LMIC_OK) die_("%s: %s", path, lmic_strerror(st));
+    out_file out;
+    out_open_(&out, path, force);
+    if (fwrite(b.data, 1, b.size, out.f) != b.size) {
+        int e = errno;
+        out_abort_(&out);
+        die_("%s: write error: %s", path, strerror(e));
+    }
+    out_commit_(&out);
+    lmic_model *saved;
+    if ((st = lmic_model_load(b.data, b.size, &saved)) != LMIC_OK) die_("%s: %s", path, lmic_strerror(st));
+    lmic_model_fingerprint(saved, fp);
+    lmic_model_free(saved);
+    lmic_buf_free(&b);
+}
+
 static int cmd_model_(int argc, char **argv) {
-    if (argc < 3) die_usage_("model needs a subcommand: new or info");
+    if (argc < 3) die_usage_("model needs a subcommand: new, convert or info");
     cli_opts o;
     parse_(argc, argv, 3, &o);
     if (!strcmp(argv[2], "new")) {
@@ -214,26 +239,19 @@ static int cmd_model_(int argc, char **argv) {
         lmic_model *m;
         lmic_status st = lmic_model_new_random(&c, o.lo.seed, &m);
         if (st != LMIC_OK) die_("model new: %s", lmic_strerror(st));
-        lmic_buf b = {0};
-        if ((st = lmic_model_save(m, o.f16, &b)) != LMIC_OK) die_("model new: %s", lmic_strerror(st));
-        out_file out;
-        out_open_(&out, o.out, o.force);
-        if (fwrite(b.data, 1, b.size, out.f) != b.size) {
-            int e = errno;
-            out_abort_(&out);
-            die_("%s: write error: %s", o.out, strerror(e));
-        }
-        out_commit_(&out);
-        // Name the model the file holds: float16 storage has its own fingerprint.
-        lmic_model *saved;
-        if ((st = lmic_model_load(b.data, b.size, &saved)) != LMIC_OK)
-            die_("model new: %s", lmic_strerror(st));
         char fp[33];
-        lmic_model_fingerprint(saved, fp);
-        lmic_model_free(saved);
+        save_model_file_(m, o.f16, o.out, o.force, fp);
         fprintf(stderr, "lmic: %s: %zu parameters, seed %llu, fingerprint %s\n", o.out,
                 lmic_model_num_params(m), (unsigned long long)o.lo.seed, fp);
-        lmic_buf_free(&b);
+        lmic_model_free(m);
+        return 0;
+    }
+    if (!strcmp(argv[2], "convert")) {
+        if (!o.positional || !o.out) die_usage_("model convert needs a model file and -o MODEL [--f16]");
+        lmic_model *m = load_model_(o.positional, NULL);
+        char fp[33];
+        save_model_file_(m, o.f16, o.out, o.force, fp);
+        fprintf(stderr, "lmic: %s: %s storage, fingerprint %s\n", o.out, o.f16 ? "float16" : "float32", fp);
         lmic_model_free(m);
         return 0;
     }
@@ -255,7 +273,7 @@ static int cmd_model_(int argc, char **argv) {
         lmic_model_free(m);
         return 0;
     }
-    die_usage_("unknown model subcommand '%s' (new, info)", argv[2]);
+    die_usage_("unknown model subcommand '%s' (new, convert, info)", argv[2]);
     return 2;
 }
 
