@@ -24,12 +24,12 @@
 // for every thread.
 #define GROUP ((uint64_t)LMIC_LM_BATCH * (uint64_t)o->threads)
 #define DEFAULT_CHUNK 4096    // frames per chunk
-#define DEFAULT_WINDOW 1024   // tokens the model reads at a time (at most)
+#define DEFAULT_WINDOW 256    // tokens the model reads at a time (at most)
 
 // The model file built into the binary (generated from models/default.lmm).
 extern const unsigned char lmic_default_model_data[];
 extern const size_t lmic_default_model_size;
-#define DEFAULT_MODEL_NAME "models/default.lmm (200k preset, context 2048, 80 steps on samples/, float16)"
+#define DEFAULT_MODEL_NAME "models/default.lmm (C 64, L 2, context 1024; 3500 steps on train-corpus speech residuals; float16)"
 
 typedef struct {
     const char *out, *model;

@@ -34,7 +34,7 @@ static const char *usage_ =
     "           [-o OUT] [-c] [-f] [--threads N] [--model M] [--depth native|8]\n"
     "           [--layout interleave|planar] [--stereo ms|lr] [-v] [-q]  (- = stdin/stdout)\n"
     "           compress: [--predict none|fast|normal|high] (normal) [--chunk FRAMES] (4096)\n"
-    "           [--window TOKENS] (1024, at most the model's context) [--overlap TOKENS] (0);\n"
+    "           [--window TOKENS] (256, at most the model's context) [--overlap TOKENS] (0);\n"
     "           stereo is coded as mid/side unless --stereo lr\n"
     "  eval     compress data with classical codecs, the paper's Table 1\n"
     "           [--compressor gzip,lzma2,lzma2-9e,png,flac,lm] [--json] [--no-progress]\n"
