@@ -18,8 +18,8 @@
 #               byte for byte by this build and the cross-builds
 #   fuzz_replay tests/fuzz_replay.sh: every fuzz target on its seeds and on
 #               the inputs fuzzing crashed on (tests/fuzz/)
-# LMIC_SKIP="NAME ..." leaves suites out (make asan/ubsan: crossbuild, which
-# builds its own unsanitized binaries); each skipped suite is named.
+# LMIC_SKIP="NAME ..." leaves suites out (make asan/ubsan SAN_SKIP=...);
+# each skipped suite is named.
 set -u
 B=${1:-build}
 pass=0; fail=0

@@ -86,7 +86,7 @@ static void test_pcm_roundtrip_grid(void) {
                             uint64_t v = lmic_rng_next(&rng);
                             int32_t full = (int32_t)(uint32_t)v;
                             x[k] = nb == 32 ? full : full >> (32 - nb);
-                            if (v >> 62 == 0) x[k] = (k & 1) ? -(1 << (nb - 1)) : 0;
+                            if (v >> 62 == 0) x[k] = (k & 1) ? (int32_t)-((int64_t)1 << (nb - 1)) : 0;
                         }
                         CHECK_OK(lmic_pcm_encode(&s, x, n, b));
                         CHECK_OK(lmic_pcm_decode(&s, b, n, y));

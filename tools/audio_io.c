@@ -142,6 +142,7 @@ static sf_count_t vseek_(sf_count_t off, int whence, void *u) {
 static sf_count_t vread_(void *ptr, sf_count_t count, void *u) {
     memfile *m = u;
     if (count > m->n - m->pos) count = m->n - m->pos;
+    if (count <= 0) return 0;  // (an empty input has no data pointer at all)
     memcpy(ptr, m->d + m->pos, (size_t)count);
     m->pos += count;
     return count;
