@@ -89,7 +89,12 @@ static int parse_wav_(const uint8_t *d, size_t n, const char *name, audio_in *a,
             data = pos + 8; data_len = len; have_data = 1;
             break;
         }
-        if (len > n - pos - 8) break;  // a cut chunk before the data: libsndfile decides
+        // A chunk before the audio that runs past the end: not libsndfile's to
+        // decide, since its parser walks such a claim (a LIST of 4 GB takes
+        // minutes; fuzz_audio found it).
+        if (len > n - pos - 8)
+            return afail_(err, errlen, "%s: damaged or truncated WAV: a chunk before the audio claims %u bytes, "
+                          "the file holds %zu more", name, len, n - pos - 8);
         pos += 8 + (size_t)len + (len & 1);
     }
     if (!have_fmt || !have_data || fmt_len < 16) return 0;
@@ -276,7 +281,10 @@ done:
 int audio_read(const uint8_t *data, size_t n, const char *name, int depth8, audio_in *a,
                char *err, size_t errlen) {
     memset(a, 0, sizeof *a);
-    int r = depth8 ? 0 : parse_wav_(data, n, name, a, err, errlen);
+    // A damaged WAV is refused here even for --depth 8, before libsndfile
+    // sees it (see parse_wav_).
+    int r = parse_wav_(data, n, name, a, err, errlen);
+    if (r == 1 && depth8) r = 0;
     if (r == 0) {
         audio_free(a);
         // A WAV that the hand parser took would also do for --depth 8, but
