@@ -218,3 +218,18 @@ lmic_model_config model_shape_config_(const model_shape *s) {
                    "context %d)", c.d_model, c.n_layers, c.n_heads, c.widening, c.context);
     return c;
 }
+
+// --- files
+
+void read_all_(const char *path, lmic_buf *b) {
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) die_("%s: %s", path, strerror(errno));
+    uint8_t tmp[1 << 16];
+    size_t n;
+    b->size = 0;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        if (lmic_buf_append(b, tmp, n) != LMIC_OK) die_("%s: out of memory", path);
+    int bad = ferror(f);
+    if (f != stdin) fclose(f);
+    if (bad) die_("%s: read error", path);
+}

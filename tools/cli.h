@@ -65,6 +65,9 @@ void out_abort_(out_file *o);
 // Flushes, closes and renames into place; on failure dies with the reason.
 void out_commit_(out_file *o);
 
+// Reads a whole file (or standard input for "-") into b; dies on failure.
+void read_all_(const char *path, lmic_buf *b);
+
 // Reads and loads a model file; exits with one line on any failure. *f16
 // (may be NULL) says whether it stores float16.
 lmic_model *load_model_(const char *path, int *f16);

@@ -149,19 +149,6 @@ static const lmic_model *get_model_(const codec_opts *o, const char **name) {
 
 // --- files
 
-// Reads a whole file (or standard input for "-") into b; dies on failure.
-static void read_all_(const char *path, lmic_buf *b) {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) die_("%s: %s", path, strerror(errno));
-    uint8_t tmp[1 << 16];
-    size_t n;
-    b->size = 0;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        if (lmic_buf_append(b, tmp, n) != LMIC_OK) die_("%s: out of memory", path);
-    int bad = ferror(f);
-    if (f != stdin) fclose(f);
-    if (bad) die_("%s: read error", path);
-}
 
 static int exists_(const char *path) {
     struct stat st;

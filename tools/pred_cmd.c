@@ -33,31 +33,7 @@ typedef struct {
     double pick_kind[4];  // channel-chunks the chooser gave each kind
 } stats;
 
-static void read_all_(const char *path, lmic_buf *b) {
-    FILE *f = fopen(path, "rb");
-    if (!f) die_("%s: %s", path, strerror(errno));
-    uint8_t tmp[1 << 16];
-    size_t n;
-    b->size = 0;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        if (lmic_buf_append(b, tmp, n) != LMIC_OK) die_("%s: out of memory", path);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) die_("%s: read error", path);
-}
 
-// Stereo (frames, 2) to FLAC's mid/side in place, wrapped to `bits` as
-// lmic_pcm_encode does: S = L - R, M = R + (S >> 1).
-static void ms_(int32_t *x, size_t n, int bits) {
-    uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1u, sign = 1u << (bits - 1);
-    for (size_t t = 0; t < n; t++) {
-        uint32_t s = ((uint32_t)x[2 * t] - (uint32_t)x[2 * t + 1]) & mask;
-        int32_t S = (int32_t)((s ^ sign) - sign);
-        uint32_t m = ((uint32_t)x[2 * t + 1] + (uint32_t)(S >> 1)) & mask;
-        x[2 * t] = (int32_t)((m ^ sign) - sign);
-        x[2 * t + 1] = S;
-    }
-}
 
 // Adaptive Laplace bits of channel c's residuals r ((n, C)).
 static double lap_bits_(const int32_t *r, size_t n, int C, int c) {
@@ -187,7 +163,7 @@ int cmd_predict_stats(int argc, char **argv) {
         char err[600];
         if (audio_read(data.data, data.size, a, 0, &au, err, sizeof err) != 0) die_("%s", err);
         int C = au.channels, bits = au.bits;
-        if (mid_side && C == 2) ms_(au.samples, au.frames, bits);
+        if (mid_side && C == 2) lmic_pcm_mid_side(au.samples, au.frames, bits, 0);
         size_t maxn = chunk < au.frames ? chunk : au.frames;
         int32_t *res = malloc((maxn ? maxn : 1) * (size_t)C * sizeof *res);
         int32_t *back = malloc((maxn ? maxn : 1) * (size_t)C * sizeof *back);
