@@ -5,6 +5,7 @@
 // damaged or hostile file never makes the reader allocate much or index out
 // of bounds. The payloads that follow the index are the tools' business.
 #include "lmic.h"
+#include "varint.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,31 +22,6 @@ static uint32_t get32_(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 static uint64_t get64_(const uint8_t *p) { return (uint64_t)get32_(p) | (uint64_t)get32_(p + 4) << 32; }
-
-// LEB128: 7 bits a byte, low bits first.
-static lmic_status put_varint_(lmic_buf *b, uint64_t v) {
-    uint8_t tmp[10];
-    int n = 0;
-    do {
-        tmp[n] = (uint8_t)(v & 0x7F);
-        v >>= 7;
-        if (v) tmp[n] |= 0x80;
-        n++;
-    } while (v);
-    return lmic_buf_append(b, tmp, (size_t)n);
-}
-
-// Reads a varint from p[*pos..end); -1 when it runs past end or overflows.
-static int get_varint_(const uint8_t *p, size_t end, size_t *pos, uint64_t *v) {
-    uint64_t r = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*pos >= end) return -1;
-        uint8_t c = p[(*pos)++];
-        r |= (uint64_t)(c & 0x7F) << shift;
-        if (!(c & 0x80)) { *v = r; return 0; }
-    }
-    return -1;
-}
 
 uint64_t lmic_file_chunks(const lmic_file_info *fi) {
     if (fi->frames_per_chunk == 0) return 0;
@@ -135,7 +111,7 @@ lmic_status lmic_file_write_header(const lmic_file_info *fi, lmic_buf *out) {
         uint64_t v = x->mode == LMIC_CHUNK_LM ? x->size << 1 : ((uint64_t)x->count << 1) | 1;
         uint8_t crc[4];
         put32_(crc, x->crc);
-        if ((st = put_varint_(out, v)) != LMIC_OK) goto fail;
+        if ((st = lmic_varint_put_(out, v)) != LMIC_OK) goto fail;
         if ((st = lmic_buf_append(out, crc, 4)) != LMIC_OK) goto fail;
     }
     size_t hsize = out->size - out0 + 4;
@@ -208,7 +184,7 @@ lmic_status lmic_file_read_header(const uint8_t *data, size_t size, lmic_file_in
     for (uint64_t e = 0; e < fi->nentries; e++) {
         lmic_index_entry *x = &fi->entry[e];
         uint64_t v;
-        if (get_varint_(data, end, &pos, &v) != 0 || end - pos < 4) goto corrupt;
+        if (lmic_varint_get_(data, end, &pos, &v) != 0 || end - pos < 4) goto corrupt;
         x->crc = get32_(data + pos);
         pos += 4;
         x->mode = (uint8_t)(v & 1);

@@ -13,6 +13,7 @@
 // result is stored (lmic_pred_write). docs/format.md ("Predictor
 // parameters") is the decoder's contract for everything here.
 #include "lmic.h"
+#include "varint.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -430,18 +431,6 @@ lmic_status lmic_pred_restore(const lmic_pred *pred, const int32_t *res, size_t 
 
 // --- parameters in bytes
 
-static lmic_status put_varint_(lmic_buf *b, uint32_t v) {
-    uint8_t tmp[5];
-    int n = 0;
-    do {
-        tmp[n] = (uint8_t)(v & 0x7F);
-        v >>= 7;
-        if (v) tmp[n] |= 0x80;
-        n++;
-    } while (v);
-    return lmic_buf_append(b, tmp, (size_t)n);
-}
-
 lmic_status lmic_pred_write(const lmic_pred *pred, int channels, lmic_buf *out) {
     if (!pred || !out || channels < 1) return LMIC_ERR_ARG;
     for (int c = 0; c < channels; c++)
@@ -459,7 +448,7 @@ lmic_status lmic_pred_write(const lmic_pred *pred, int channels, lmic_buf *out) 
             st = lmic_buf_append(out, h, 3);
             for (int k = 0; k < p->order && st == LMIC_OK; k++) {
                 uint32_t u = (uint32_t)p->coef[k];
-                st = put_varint_(out, (u << 1) ^ (uint32_t)(p->coef[k] < 0 ? -1 : 0));  // zig-zag
+                st = lmic_varint_put_(out, (u << 1) ^ (uint32_t)(p->coef[k] < 0 ? -1 : 0));  // zig-zag
             }
             break;
         case LMIC_PRED_CASCADE:
