@@ -59,9 +59,11 @@ static void decode_(const uint8_t *data, size_t size) {
         if (fi.entry[e].mode == LMIC_CHUNK_LM) {
             lmic_pred pr[LMIC_PCM_MAX_CHANNELS];
             size_t used;
-            if (lmic_pred_read(data + poff, (size_t)fi.entry[e].size, (int)fi.channels, pr, &used) != LMIC_OK)
+            int coder;
+            if (lmic_audio_chunk_head(data + poff, (size_t)fi.entry[e].size, (int)fi.channels, pr, &coder,
+                                      &used) != LMIC_OK)
                 goto done;
-            FUZZ_CHECK(used <= fi.entry[e].size);
+            FUZZ_CHECK(used <= fi.entry[e].size && (coder == 0 || coder == 1));
         }
         poff += (size_t)fi.entry[e].size;
     }

@@ -12,7 +12,8 @@
 //   byte 0: channels 1-4 (bits 0-1); predictor none/fast/normal/high (bits 2-3)
 //   byte 1: width 8/16/24/32 (bits 0-1); planar (2); one channel, if mono (3);
 //           mid/side, if stereo (4); an untrained model (5): the tiny model's
-//           shape from lmic_model_new_random, instead of fuzz/tiny.lmm
+//           shape from lmic_model_new_random, instead of fuzz/tiny.lmm;
+//           the coder auto/lm/plain (bits 6-7, modulo 3)
 //   byte 2: frames per chunk, 1-128
 //   byte 3: the model's window (any of 1..64 tokens) and overlap
 #include <stdio.h>
@@ -27,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 4) return 0;
     int ch = 1 + (data[0] & 3), nb = 1 + (data[1] & 3), bits = 8 * nb;
     int predict = ((data[0] >> 2) & 3) - 1;  // -1 none, or an lmic_pred_effort
+    int coder = (data[1] >> 6) % 3;           // an lmic_entropy
     lmic_pcm_spec spec = {ch, bits, LMIC_LAYOUT_INTERLEAVE, 0, 0};
     if (data[1] & 4) spec.layout = LMIC_LAYOUT_PLANAR;
     if ((data[1] & 8) && ch == 1) spec.layout = LMIC_LAYOUT_CHANNEL;
@@ -76,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(lmic_pcm_encode(&spec, samp + c * fpc * ch, nfr[c], tok + t) == LMIC_OK);
     lmic_audio_params ap = {spec, {win, ovl}};
     lmic_buf payload = {0}, file = {0};
-    FUZZ_CHECK(lmic_audio_compress(m, &ap, predict, samp, nfr, nch, 1, &payload, sz, mode) == LMIC_OK);
+    FUZZ_CHECK(lmic_audio_compress(m, &ap, predict, coder, samp, nfr, nch, 1, &payload, sz, mode) == LMIC_OK);
     // The index, as tools/codec_cmd.c builds it.
     size_t ne = 0, poff = 0, toff = 0;
     for (size_t c = 0; c < nch; c++) {

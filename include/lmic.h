@@ -512,6 +512,10 @@ typedef enum { LMIC_CHUNK_LM = 0, LMIC_CHUNK_RAW = 1 } lmic_chunk_mode;
 
 // Chunks the decoder steps together (one stepper lane each) per batch.
 #define LMIC_LM_BATCH 16
+// An audio chunk coded by the model is cut into segments of this many
+// windows, each its own stream, so that the decoder steps a long chunk's
+// segments side by side (src/audiocodec.c; docs/format.md).
+#define LMIC_LM_SEGMENT_WINDOWS 16
 
 // How the model reads a chunk: in windows of `window` tokens, its context
 // restarting at each; every window but a chunk's first re-reads the last
@@ -557,10 +561,30 @@ lmic_status lmic_lm_decompress(const lmic_model *m, const uint8_t *payload, cons
                                uint8_t *tokens);
 
 // ----------------------------------------------------------------------------
+// The plain coder (src/plaincoder.c): predictor residuals coded without the
+// model, by an adaptive context coder (the bit length of each zig-zagged
+// residual from a table chosen by the channel's recent magnitude, the two
+// bits after the leading one adaptively, the rest as they are; docs/format.md
+// "Plain stream"). Fast, integer-only, and the bar the model must clear.
+// Its state starts afresh with every call.
+
+// Codes n frames of residuals (res is (n, channels), each within `bits`
+// bits, 1 <= bits <= 32) as one arithmetic-coded stream appended to `out`;
+// *size receives its length. LMIC_ERR_ARG, LMIC_ERR_NOMEM (then `out` keeps
+// what it had).
+lmic_status lmic_plain_encode(const int32_t *res, size_t n, int channels, int bits, lmic_buf *out,
+                              size_t *size);
+// Inverse: decodes n frames into res ((n, channels)). A damaged stream
+// decodes to wrong residuals (within `bits` bits), never to a crash.
+lmic_status lmic_plain_decode(const uint8_t *code, size_t size, size_t n, int channels, int bits,
+                              int32_t *res);
+
+// ----------------------------------------------------------------------------
 // Audio chunks (src/audiocodec.c): PCM frames -> predictor residuals -> tokens
-// -> the LM coder, and back. Each chunk is independent. An LM chunk's
-// payload is its predictors' parameters (lmic_pred_write, one per channel)
-// followed by the coded stream of its residuals' tokens; a chunk that would
+// -> the LM coder, and back. Each chunk is independent. A coded chunk's
+// payload is its predictors' parameters (lmic_pred_write, one per channel),
+// a byte naming its coder (0 the model, 1 the plain coder) and the coded
+// stream of its residuals (the model codes their tokens); a chunk that would
 // not shrink is stored as its sample tokens (LMIC_CHUNK_RAW). With
 // spec.mid_side the predictors run on (M, S) and the residuals are tokenised
 // without a second mid/side. The decoder
@@ -572,14 +596,26 @@ typedef struct {
     lmic_lm_windows windows;  // how the model reads a chunk
 } lmic_audio_params;
 
+// Which coder codes a chunk's residuals: the model, the plain coder, or
+// (AUTO) whichever gives the shorter payload, chunk by chunk. PLAIN never
+// runs the model, so it is many times faster.
+typedef enum { LMIC_ENTROPY_AUTO = 0, LMIC_ENTROPY_LM = 1, LMIC_ENTROPY_PLAIN = 2 } lmic_entropy;
+
 // Compresses n chunks: frames holds them one after another, chunk i being
 // nframes[i] >= 1 frames ((nframes[i], channels) samples within spec.bits
-// bits). `predict` is an lmic_pred_effort, or -1 for no predictor. Payloads
-// are appended to `out`; size[i] and mode[i] receive each chunk's byte count
-// and lmic_chunk_mode. On error `out` keeps what it had.
-lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p, int predict,
+// bits). `predict` is an lmic_pred_effort, or -1 for no predictor; `coder`
+// an lmic_entropy. Payloads are appended to `out`; size[i] and mode[i]
+// receive each chunk's byte count and lmic_chunk_mode. On error `out` keeps
+// what it had.
+lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p, int predict, int coder,
                                 const int32_t *frames, const size_t *nframes, size_t n, int threads,
                                 lmic_buf *out, size_t *size, uint8_t *mode);
+// Parses the head of a coded chunk's payload (size bytes): its predictors
+// (pred[channels]) and its coder (*coder: 0 the model, 1 the plain coder);
+// *used receives the head's length, after which the coded stream starts.
+// LMIC_ERR_CORRUPT for a damaged head (the stream after it may be empty).
+lmic_status lmic_audio_chunk_head(const uint8_t *payload, size_t size, int channels, lmic_pred *pred,
+                                  int *coder, size_t *used);
 // Inverse: payload holds the n payloads one after another; the frames are
 // written to `frames`. LMIC_ERR_CORRUPT for a payload that cannot be parsed
 // (a damaged stream instead decodes to wrong samples: check the CRCs).
@@ -596,7 +632,7 @@ uint32_t lmic_crc32(uint32_t crc, const void *data, size_t n);
 // over both, then the chunk payloads. This part reads and writes the header
 // and index only; tools/ does the audio.
 
-#define LMIC_FILE_VERSION 2
+#define LMIC_FILE_VERSION 3
 // The longest model window a file may ask for, in tokens.
 #define LMIC_FILE_MAX_WINDOW (1u << 20)
 

@@ -1,13 +1,17 @@
 // audiocodec.c -- chunks of PCM frames <-> chunk payloads: the predictor
 // front end, then the LM coder.
 //
-// An LM chunk's payload is its predictors' parameters (lmic_pred_write) and
-// then one arithmetic-coded stream of the residuals' tokens (lmic_lm_encode).
-// A chunk whose payload would be no shorter than its sample tokens is stored
-// as those tokens instead (LMIC_CHUNK_RAW), so no chunk ever grows. With
-// mid/side, the predictors see (M, S) rather than (L, R) (it predicts
-// better), and the residuals are tokenised as they are.
+// A coded chunk's payload is its predictors' parameters (lmic_pred_write),
+// a coder byte, and one arithmetic-coded stream: of the residuals' tokens
+// under the model (lmic_lm_encode), or of the residuals themselves under the
+// plain coder (lmic_plain_encode). With LMIC_ENTROPY_AUTO the encoder codes
+// every chunk both ways and keeps the shorter. A chunk whose payload would be
+// no shorter than its sample tokens is stored as those tokens instead
+// (LMIC_CHUNK_RAW), so no chunk ever grows. With mid/side, the predictors
+// see (M, S) rather than (L, R) (it predicts better), and the residuals are
+// tokenised as they are.
 #include "lmic.h"
+#include "varint.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +23,39 @@ static int params_ok_(const lmic_audio_params *p) {
            (p->spec.layout != LMIC_LAYOUT_CHANNEL || p->spec.channels == 1);
 }
 
-lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p, int predict,
+enum { CODER_LM_ = 0, CODER_PLAIN_ = 1 };  // the coder byte
+
+static size_t varint_size_(uint64_t v) {
+    size_t n = 1;
+    while (v >>= 7) n++;
+    return n;
+}
+
+// The bytes of chunk i's segment streams (without their sizes).
+static size_t seg_bytes_(const size_t *ssize, const size_t *sfirst, size_t i) {
+    size_t b = 0;
+    for (size_t j = sfirst[i]; j < sfirst[i + 1]; j++) b += ssize[j];
+    return b;
+}
+
+lmic_status lmic_audio_chunk_head(const uint8_t *payload, size_t size, int channels, lmic_pred *pred,
+                                  int *coder, size_t *used) {
+    RETURN_IF(!payload || !pred || !coder || !used, LMIC_ERR_ARG);
+    size_t u;
+    lmic_status st = lmic_pred_read(payload, size, channels, pred, &u);
+    if (st != LMIC_OK) return st;
+    RETURN_IF(u >= size || payload[u] > CODER_PLAIN_, LMIC_ERR_CORRUPT);
+    *coder = payload[u];
+    *used = u + 1;
+    return LMIC_OK;
+}
+
+lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p, int predict, int coder,
                                 const int32_t *frames, const size_t *nframes, size_t n, int threads,
                                 lmic_buf *out, size_t *size, uint8_t *mode) {
     RETURN_IF(!m || !params_ok_(p) || (n && (!frames || !nframes || !out || !size || !mode)) ||
-              threads < 1 || predict < -1 || predict > LMIC_PRED_EFFORT_HIGH, LMIC_ERR_ARG);
+              threads < 1 || predict < -1 || predict > LMIC_PRED_EFFORT_HIGH ||
+              coder < LMIC_ENTROPY_AUTO || coder > LMIC_ENTROPY_PLAIN, LMIC_ERR_ARG);
     for (size_t i = 0; i < n; i++) RETURN_IF(nframes[i] < 1, LMIC_ERR_ARG);
     const int C = p->spec.channels;
     const size_t fb = (size_t)lmic_pcm_frame_bytes(&p->spec);
@@ -35,13 +67,17 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
     // foff[i]: chunk i's first frame; len[i]: its tokens; pred is (n, C);
     // res is (total, C) residuals; tok is their tokens.
     size_t *foff = malloc((n + 1) * sizeof *foff), *len = malloc((n + 1) * sizeof *len);
-    size_t *code_size = malloc((n + 1) * sizeof *code_size);
+    // code_size[i]: chunk i's model stream; psize[i] its plain stream, in
+    // plain[i] (SIZE_MAX: not coded that way).
+    size_t *code_size = malloc((n + 1) * sizeof *code_size), *psize = malloc((n + 1) * sizeof *psize);
+    lmic_buf *plain = calloc(n + 1, sizeof *plain);
     lmic_pred *pred = malloc((n * (size_t)C + 1) * sizeof *pred);
     int32_t *res = malloc((total * (size_t)C + 1) * sizeof *res);
     int32_t *ms = p->spec.mid_side ? malloc((total * (size_t)C + 1) * sizeof *ms) : NULL;
     uint8_t *tok = malloc(total * fb + 1);
     lmic_buf code = {0}, head = {0};
-    if (!foff || !len || !code_size || !pred || !res || !tok || (p->spec.mid_side && !ms)) {
+    size_t *slen = NULL, *ssize = NULL, *sfirst = NULL;  // the model's segments
+    if (!foff || !len || !code_size || !psize || !plain || !pred || !res || !tok || (p->spec.mid_side && !ms)) {
         st = LMIC_ERR_NOMEM;
         goto fail;
     }
@@ -65,22 +101,57 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
         else s = lmic_pred_choose(x, nframes[i], C, p->spec.bits, (lmic_pred_effort)predict, pr);
         if (s == LMIC_OK) s = lmic_pred_apply(pr, x, nframes[i], C, p->spec.bits, res + foff[i] * (size_t)C);
         if (s == LMIC_OK) s = lmic_pcm_encode(&rspec, res + foff[i] * (size_t)C, nframes[i], tok + foff[i] * fb);
+        code_size[i] = psize[i] = SIZE_MAX;
+        if (s == LMIC_OK && coder != LMIC_ENTROPY_LM)
+            s = lmic_plain_encode(res + foff[i] * (size_t)C, nframes[i], C, p->spec.bits, &plain[i], &psize[i]);
         if (s != LMIC_OK) {
             #pragma omp critical
             pst = s;
         }
     }
     if ((st = pst) != LMIC_OK) goto fail;
-    if ((st = lmic_lm_encode(m, &p->windows, tok, len, n, threads, &code, code_size)) != LMIC_OK) goto fail;
+    // The model codes each chunk as segments of LMIC_LM_SEGMENT_WINDOWS
+    // windows, each its own stream (so that the decoder can step them side
+    // by side); chunk i's are segments sfirst[i] .. sfirst[i + 1] - 1.
+    if (coder != LMIC_ENTROPY_PLAIN) {
+        size_t seg = LMIC_LM_SEGMENT_WINDOWS * p->windows.window, nseg = 0;
+        for (size_t i = 0; i < n; i++) nseg += (len[i] + seg - 1) / seg;
+        if (!(slen = malloc((nseg + 1) * sizeof *slen)) || !(ssize = malloc((nseg + 1) * sizeof *ssize)) ||
+            !(sfirst = malloc((n + 1) * sizeof *sfirst))) {
+            st = LMIC_ERR_NOMEM;
+            goto fail;
+        }
+        for (size_t i = 0, j = 0; i < n; i++) {
+            sfirst[i] = j;
+            for (size_t t = 0; t < len[i]; t += seg) slen[j++] = len[i] - t < seg ? len[i] - t : seg;
+            sfirst[i + 1] = j;
+        }
+        if ((st = lmic_lm_encode(m, &p->windows, tok, slen, nseg, threads, &code, ssize)) != LMIC_OK) goto fail;
+        for (size_t i = 0; i < n; i++) {  // the stream: the segments' sizes but the last's, then theirs
+            code_size[i] = 0;
+            for (size_t j = sfirst[i]; j < sfirst[i + 1]; j++)
+                code_size[i] += ssize[j] + (j + 1 < sfirst[i + 1] ? varint_size_(ssize[j]) : 0);
+        }
+    }
     size_t coff = 0;
     for (size_t i = 0; i < n; i++) {
         head.size = 0;
         if ((st = lmic_pred_write(pred + i * (size_t)C, C, &head)) != LMIC_OK) goto fail;
-        if (head.size + code_size[i] < len[i]) {
+        int use_plain = psize[i] <= code_size[i];  // ties: the plain coder decodes faster
+        size_t cs = use_plain ? psize[i] : code_size[i];
+        uint8_t cb = use_plain ? CODER_PLAIN_ : CODER_LM_;
+        if (cs < len[i] && head.size + 1 + cs < len[i]) {
             mode[i] = LMIC_CHUNK_LM;
-            size[i] = head.size + code_size[i];
+            size[i] = head.size + 1 + cs;
             st = lmic_buf_append(out, head.data, head.size);
-            if (st == LMIC_OK) st = lmic_buf_append(out, code.data + coff, code_size[i]);
+            if (st == LMIC_OK) st = lmic_buf_append(out, &cb, 1);
+            if (use_plain) {
+                if (st == LMIC_OK) st = lmic_buf_append(out, plain[i].data, cs);
+            } else {
+                for (size_t j = sfirst[i]; st == LMIC_OK && j + 1 < sfirst[i + 1]; j++)
+                    st = lmic_varint_put_(out, ssize[j]);
+                if (st == LMIC_OK) st = lmic_buf_append(out, code.data + coff, seg_bytes_(ssize, sfirst, i));
+            }
         } else {  // the model would expand this chunk: keep its sample tokens
             mode[i] = LMIC_CHUNK_RAW;
             size[i] = len[i];
@@ -90,13 +161,16 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
             if (st == LMIC_OK) out->size += len[i];
         }
         if (st != LMIC_OK) goto fail;
-        coff += code_size[i];
+        if (code_size[i] != SIZE_MAX) coff += seg_bytes_(ssize, sfirst, i);
     }
     goto done;
 fail:
     if (out) out->size = out0;
 done:
-    free(foff); free(len); free(code_size); free(pred); free(res); free(ms); free(tok);
+    free(foff); free(len); free(code_size); free(psize); free(pred); free(res); free(ms); free(tok);
+    free(slen); free(ssize); free(sfirst);
+    for (size_t i = 0; plain && i < n; i++) lmic_buf_free(&plain[i]);
+    free(plain);
     lmic_buf_free(&code);
     lmic_buf_free(&head);
     return st;
@@ -111,52 +185,99 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
     const size_t fb = (size_t)lmic_pcm_frame_bytes(&p->spec);
     lmic_pcm_spec rspec = p->spec;  // the residuals' tokenisation
     rspec.mid_side = 0;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        RETURN_IF(nframes[i] < 1 || mode[i] > LMIC_CHUNK_RAW, LMIC_ERR_ARG);
-        total += nframes[i];
-    }
+    for (size_t i = 0; i < n; i++) RETURN_IF(nframes[i] < 1 || mode[i] > LMIC_CHUNK_RAW, LMIC_ERR_ARG);
     lmic_status st = LMIC_OK;
-    // The LM chunks gathered: j-th has code[j], csize[j], clen[j] tokens, and
-    // is chunk which[j]; ctok holds their residual tokens in order.
-    size_t *which = malloc((n + 1) * sizeof *which), *csize = malloc((n + 1) * sizeof *csize);
-    size_t *clen = malloc((n + 1) * sizeof *clen), *foff = malloc((n + 1) * sizeof *foff);
+    // The coded chunks: chunk i's stream is code[i], csize[i] bytes, coded
+    // by coder[i]. The model's segments gathered: the j-th is lcode[j],
+    // lsize[j] bytes, clen[j] tokens; ctok holds their residual tokens in
+    // order, chunk i's from tokoff[i].
+    size_t *csize = malloc((n + 1) * sizeof *csize), *foff = malloc((n + 1) * sizeof *foff);
+    size_t *tokoff = malloc((n + 1) * sizeof *tokoff);
     const uint8_t **code = malloc((n + 1) * sizeof *code);
     lmic_pred *pred = malloc((n * (size_t)C + 1) * sizeof *pred);
-    uint8_t *ctok = malloc(total * fb + 1);
-    int32_t *res = NULL;
-    if (!which || !csize || !clen || !foff || !code || !pred || !ctok) { st = LMIC_ERR_NOMEM; goto done; }
-    size_t nlm = 0, poff = 0, maxf = 0;
+    int *coder = malloc((n + 1) * sizeof *coder);
+    uint8_t *ctok = NULL;
+    // The model's streams are segments (at most nseg), gathered in lcode,
+    // lsize and clen.
+    size_t seg = LMIC_LM_SEGMENT_WINDOWS * p->windows.window, nseg = 0;
+    for (size_t i = 0; i < n; i++) nseg += (nframes[i] * fb + seg - 1) / seg;
+    const uint8_t **lcode = malloc((nseg + 1) * sizeof *lcode);
+    size_t *lsize = malloc((nseg + 1) * sizeof *lsize), *clen = malloc((nseg + 1) * sizeof *clen);
+    if (!csize || !foff || !tokoff || !code || !lcode || !pred || !coder || !lsize || !clen) {
+        st = LMIC_ERR_NOMEM;
+        goto done;
+    }
+    size_t nlm = 0, poff = 0, maxf = 0, ltok = 0;
     foff[0] = 0;
     for (size_t i = 0; i < n; i++) {
         foff[i + 1] = foff[i] + nframes[i];
         if (nframes[i] > maxf) maxf = nframes[i];
+        coder[i] = -1;
         if (mode[i] == LMIC_CHUNK_RAW) {
             if (size[i] != nframes[i] * fb) { st = LMIC_ERR_CORRUPT; goto done; }
             lmic_pcm_decode(&p->spec, payload + poff, nframes[i], frames + foff[i] * (size_t)C);
         } else {
             size_t used;
-            st = lmic_pred_read(payload + poff, size[i], C, pred + i * (size_t)C, &used);
+            st = lmic_audio_chunk_head(payload + poff, size[i], C, pred + i * (size_t)C, &coder[i], &used);
             if (st != LMIC_OK) goto done;
-            which[nlm] = i;
-            code[nlm] = payload + poff + used;
-            csize[nlm] = size[i] - used;
-            clen[nlm++] = nframes[i] * fb;
+            code[i] = payload + poff + used;
+            csize[i] = size[i] - used;
+            if (coder[i] == CODER_LM_) {  // the segments' sizes (all but the last), then their streams
+                size_t L = nframes[i] * fb, k = (L + seg - 1) / seg, pos = 0, left;
+                uint64_t v;
+                for (size_t j = 0; j + 1 < k; j++) {
+                    if (lmic_varint_get_(code[i], csize[i], &pos, &v) != 0) { st = LMIC_ERR_CORRUPT; goto done; }
+                    if (v > csize[i]) { st = LMIC_ERR_CORRUPT; goto done; }
+                    lsize[nlm + j] = (size_t)v;
+                }
+                left = csize[i] - pos;
+                for (size_t j = 0; j + 1 < k; j++) {
+                    if (lsize[nlm + j] > left) { st = LMIC_ERR_CORRUPT; goto done; }
+                    left -= lsize[nlm + j];
+                }
+                lsize[nlm + k - 1] = left;
+                tokoff[i] = ltok;
+                for (size_t j = 0; j < k; j++) {
+                    lcode[nlm + j] = code[i] + pos;
+                    pos += lsize[nlm + j];
+                    clen[nlm + j] = L - j * seg < seg ? L - j * seg : seg;
+                }
+                nlm += k;
+                ltok += L;
+            }
         }
         poff += size[i];
     }
-    if (nlm == 0) goto done;
-    if ((st = lmic_lm_decode(m, &p->windows, code, csize, clen, nlm, threads, ctok)) != LMIC_OK) goto done;
-    if (!(res = malloc((maxf * (size_t)C + 1) * sizeof *res))) { st = LMIC_ERR_NOMEM; goto done; }
-    for (size_t j = 0, t = 0; j < nlm; t += clen[j], j++) {
-        size_t i = which[j];
-        int32_t *x = frames + foff[i] * (size_t)C;
-        lmic_pcm_decode(&rspec, ctok + t, nframes[i], res);
-        st = lmic_pred_restore(pred + i * (size_t)C, res, nframes[i], C, p->spec.bits, x);
-        if (st != LMIC_OK) goto done;
-        if (p->spec.mid_side) lmic_pcm_mid_side(x, nframes[i], p->spec.bits, 1);
+    if (!(ctok = malloc(ltok + 1))) { st = LMIC_ERR_NOMEM; goto done; }
+    if (nlm > 0 && (st = lmic_lm_decode(m, &p->windows, lcode, lsize, clen, nlm, threads, ctok)) != LMIC_OK)
+        goto done;
+    // Residuals -> samples, chunk by chunk over threads (the plain coder's
+    // chunks decode here too).
+    lmic_status pst = LMIC_OK;
+    #pragma omp parallel num_threads(threads)
+    {
+        int32_t *res = malloc((maxf * (size_t)C + 1) * sizeof *res);
+        #pragma omp for schedule(dynamic)
+        for (size_t i = 0; i < n; i++) {
+            if (coder[i] < 0) continue;
+            int32_t *x = frames + foff[i] * (size_t)C;
+            lmic_status s = res ? LMIC_OK : LMIC_ERR_NOMEM;
+            if (s == LMIC_OK && coder[i] == CODER_PLAIN_)
+                s = lmic_plain_decode(code[i], csize[i], nframes[i], C, p->spec.bits, res);
+            else if (s == LMIC_OK)
+                s = lmic_pcm_decode(&rspec, ctok + tokoff[i], nframes[i], res);
+            if (s == LMIC_OK) s = lmic_pred_restore(pred + i * (size_t)C, res, nframes[i], C, p->spec.bits, x);
+            if (s == LMIC_OK && p->spec.mid_side) lmic_pcm_mid_side(x, nframes[i], p->spec.bits, 1);
+            if (s != LMIC_OK) {
+                #pragma omp critical
+                pst = s;
+            }
+        }
+        free(res);
     }
+    st = pst;
 done:
-    free(which); free(csize); free(clen); free(foff); free(code); free(pred); free(ctok); free(res);
+    free(csize); free(clen); free(foff); free(tokoff); free(code); free(lcode);
+    free(pred); free(coder); free(ctok); free(lsize);
     return st;
 }

@@ -14,6 +14,7 @@ void test_util(void);
 void test_coder(void);
 void test_pcm(void);
 void test_predict(void);
+void test_plaincoder(void);
 void test_codecs(void);
 void test_loaders(void);
 void test_modelfile(void);
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
     test_coder();
     test_pcm();
     test_predict();
+    test_plaincoder();
     test_codecs();
     test_loaders();
     test_modelfile();
