@@ -134,7 +134,8 @@ bench: all
 # Installs the Debian packages lmic needs (run as root, or with sudo).
 DEB_PKGS := build-essential pkg-config libsndfile1-dev libflac-dev zlib1g-dev \
             liblzma-dev libpng-dev flac xz-utils gzip python3 \
-            clang libomp-14-dev libclang-rt-14-dev time python3-torch python3-numpy
+            clang libomp-14-dev libclang-rt-14-dev time python3-torch python3-numpy \
+            wavpack gnuplot-nox
 deps:
 	@bash .ci/deps.sh $(DEB_PKGS)
 

@@ -16,6 +16,8 @@
 #               dimensions: clear errors, bounded memory (ulimit -v)
 #   golden      tests/golden.sh: committed .lmic files, compressed and restored
 #               byte for byte by this build and the cross-builds
+#   bench       tests/bench_cli.sh: lmic bench beside flac/wavpack/xz/gzip on
+#               generated WAVs: CSV rows and numbers; a peer's wrong decode fails
 #   fuzz_replay tests/fuzz_replay.sh: every fuzz target on its seeds and on
 #               the inputs fuzzing crashed on (tests/fuzz/)
 # LMIC_SKIP="NAME ..." leaves suites out (make asan/ubsan SAN_SKIP=...);
@@ -48,6 +50,7 @@ suite train_cli bash tests/train_cli.sh "$B"
 suite corrupt python3 tests/corrupt.py "$B"
 suite hostile bash tests/hostile.sh "$B"
 suite golden bash tests/golden.sh "$B"
+suite bench bash tests/bench_cli.sh "$B"
 suite fuzz_replay bash tests/fuzz_replay.sh "$B"
 echo "total: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench_cmd.h"
 #include "cli.h"
 #include "codec_cmd.h"
 #include "eval.h"
@@ -51,6 +52,9 @@ static const char *usage_ =
     "  model convert MODEL -o OUT [--f16]: the same weights, stored as float16 or float32\n"
     "  model info  MODEL: its config, parameter count and fingerprint\n"
     "  train    train a model on data: --steps N -o MODEL [...] (lmic train --help)\n"
+    "  bench    DIR...: lmic beside flac -8, wavpack -hhx6, xz -9e and gzip -9 on each\n"
+    "           directory's *.wav, every decode verified (lmic bench --help)\n"
+    "           [--csv FILE] [--plot DIR] [--threads N] [--model M] [--files K] [--codecs L]\n"
     "\n"
     "data options (eval, chunks):\n"
     "  --data KIND          text | image | librispeech | audio | random\n"
@@ -331,6 +335,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "decompress") || !strcmp(cmd, "test")) return cmd_decompress(argc, argv);
     if (!strcmp(cmd, "info")) return cmd_info(argc, argv);
     if (!strcmp(cmd, "predict-stats")) return cmd_predict_stats(argc, argv);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc, argv);
     die_usage_("unknown command '%s'", cmd);
     return 2;
 }
