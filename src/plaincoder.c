@@ -21,95 +21,22 @@
 // previous residual's size (2 or 3 ways) lost 0.2-0.4 % (tables learn slower
 // than they gain within a chunk); halving at 4096 instead of 8192 lost 0.05 %.
 #include "lmic.h"
+#include "plainmodel.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define RETURN_IF(cond, st) do { if (cond) return (st); } while (0)
 
-#define NK_ 76              // magnitude contexts: half-octaves of a < 2^38
-#define NS_ 33              // bit lengths 0..32
-#define FREQ_INC_ 24        // adaptive table: increment per symbol,
-#define FREQ_LIMIT_ 8192    // halving when the total passes this
-#define ASHIFT_ 3           // the running sum forgets 1/8 per sample
-#define PROB_ONE_ 65536u    // binary probabilities are Q16, adapting by 1/32
-#define PROB_SHIFT_ 5
-
-typedef struct {
-    uint32_t freq[NK_][NS_];  // bit-length counts by magnitude context
-    uint32_t total[NK_];
-    uint32_t p1[NS_];         // P(first bit below the leading one = 0), by n
-    uint32_t p2[NS_][2];      // P(second bit = 0), by n and the first bit
-} model_;
-
-static int bitlen_(uint64_t x) {
-    int n = 0;
-    while (x) { n++; x >>= 1; }
-    return n;
-}
-
-// Half-octave of the running sum a: 0 for a = 0, else 2L - 1 + (the bit
-// below a's leading one), L = bitlen(a).
-static int context_(uint64_t a) {
-    int L = bitlen_(a);
-    if (L < 2) return L;
-    return 2 * L - 1 + (int)((a >> (L - 2)) & 1);
-}
-
-static void model_init_(model_ *m) {
-    for (int k = 0; k < NK_; k++) {
-        // A prior around the bit length that the context's mean implies
-        // (a is 8 x the mean, so about bitlen(a) - 3), so that the first
-        // samples of a chunk are not coded from a flat table.
-        int c = k / 2 - ASHIFT_;
-        uint32_t t = 0;
-        for (int s = 0; s < NS_; s++) {
-            int d = s > c ? s - c : c - s;
-            m->freq[k][s] = 1 + (d < 3 ? 32u >> (2 * d) : 0);
-            t += m->freq[k][s];
-        }
-        m->total[k] = t;
-    }
-    for (int n = 0; n < NS_; n++) {
-        m->p1[n] = PROB_ONE_ / 2;
-        m->p2[n][0] = m->p2[n][1] = PROB_ONE_ / 2;
-    }
-}
-
 // The table for symbols 0..bits of context k, as a CDF.
-static void cdf_(const model_ *m, int k, int bits, uint32_t *cdf) {
+static void cdf_(const plain_model_ *m, int k, int bits, uint32_t *cdf) {
     cdf[0] = 0;
     for (int s = 0; s <= bits; s++) cdf[s + 1] = cdf[s] + m->freq[k][s];
-}
-
-static void update_freq_(model_ *m, int k, int s) {
-    m->freq[k][s] += FREQ_INC_;
-    m->total[k] += FREQ_INC_;
-    if (m->total[k] > FREQ_LIMIT_) {
-        uint32_t t = 0;
-        for (int i = 0; i < NS_; i++) {
-            m->freq[k][i] = (m->freq[k][i] + 1) / 2;
-            t += m->freq[k][i];
-        }
-        m->total[k] = t;
-    }
-}
-
-static void update_prob_(uint32_t *p, int bit) {
-    if (bit) *p -= *p >> PROB_SHIFT_;
-    else *p += (PROB_ONE_ - *p) >> PROB_SHIFT_;
-    if (*p < 64) *p = 64;
-    if (*p > PROB_ONE_ - 64) *p = PROB_ONE_ - 64;
 }
 
 // uni[i] = i: the CDF of up to 8 bits stored as they are.
 static void uniform_cdf_(uint32_t *uni) {
     for (uint32_t i = 0; i <= 256; i++) uni[i] = i;
-}
-
-static uint32_t zigzag_(int32_t r) { return r >= 0 ? (uint32_t)r << 1 : (((uint32_t)-(r + 1)) << 1) | 1u; }
-static int32_t unzigzag_(uint32_t u) {
-    return (u & 1u) ? -(int32_t)(u >> 1) - 1 : (int32_t)(u >> 1);
 }
 
 // --- encoder
@@ -120,12 +47,12 @@ lmic_status lmic_plain_encode(const int32_t *res, size_t n, int channels, int bi
               bits < 1 || bits > 32, LMIC_ERR_ARG);
     size_t out0 = out->size;
     lmic_status st = LMIC_OK;
-    model_ *m = malloc(sizeof *m);
+    plain_model_ *m = malloc(sizeof *m);
     uint64_t *a = calloc((size_t)channels, sizeof *a);  // a is (C): running sums
     lmic_encoder *enc = lmic_encoder_new();
     if (!m || !a || !enc) { st = LMIC_ERR_NOMEM; goto done; }
-    model_init_(m);
-    uint32_t cdf[NS_ + 1], uni[257];
+    plain_init_(m);
+    uint32_t cdf[PLAIN_NS_ + 1], uni[257];
     uniform_cdf_(uni);
     for (size_t t = 0; t < n; t++) {
         for (int c = 0; c < channels; c++) {
@@ -134,23 +61,19 @@ lmic_status lmic_plain_encode(const int32_t *res, size_t n, int channels, int bi
             // wrapped to `bits` bits already; this only guards the range).
             uint32_t ur = (uint32_t)r & (bits == 32 ? 0xFFFFFFFFu : ((1u << bits) - 1));
             if (bits < 32 && (ur >> (bits - 1))) ur |= ~((1u << bits) - 1);
-            uint32_t u = zigzag_((int32_t)ur);
-            int k = context_(a[c]), nb = bitlen_(u);
-            cdf_(m, k, bits, cdf);
+            uint32_t u = plain_zigzag_((int32_t)ur);
+            int nb = plain_bitlen_(u), left = nb - 1;  // left: bits below the leading one
+            cdf_(m, plain_context_(a[c]), bits, cdf);
             if ((st = lmic_encoder_encode(enc, cdf, bits + 1, nb)) != LMIC_OK) goto done;
-            update_freq_(m, k, nb);
-            int left = nb - 1;  // bits below the leading one
             if (left >= 1) {
                 int b1 = (int)((u >> (left - 1)) & 1);
-                uint32_t pc[3] = {0, m->p1[nb], PROB_ONE_};
+                uint32_t pc[3] = {0, m->p1[nb], PLAIN_PROB_ONE_};
                 if ((st = lmic_encoder_encode(enc, pc, 2, b1)) != LMIC_OK) goto done;
-                update_prob_(&m->p1[nb], b1);
                 left--;
                 if (left >= 1) {
                     int b2 = (int)((u >> (left - 1)) & 1);
-                    uint32_t pd[3] = {0, m->p2[nb][b1], PROB_ONE_};
+                    uint32_t pd[3] = {0, m->p2[nb][b1], PLAIN_PROB_ONE_};
                     if ((st = lmic_encoder_encode(enc, pd, 2, b2)) != LMIC_OK) goto done;
-                    update_prob_(&m->p2[nb][b1], b2);
                     left--;
                 }
                 while (left > 0) {  // the rest, up to 8 bits at a time
@@ -160,7 +83,7 @@ lmic_status lmic_plain_encode(const int32_t *res, size_t n, int channels, int bi
                     if ((st = lmic_encoder_encode(enc, uni, 1 << g, v)) != LMIC_OK) goto done;
                 }
             }
-            a[c] = a[c] - (a[c] >> ASHIFT_) + u;
+            plain_learn_(m, &a[c], u);
         }
     }
     if ((st = lmic_encoder_finish(enc)) != LMIC_OK) goto done;
@@ -183,32 +106,29 @@ lmic_status lmic_plain_decode(const uint8_t *code, size_t size, size_t n, int ch
     RETURN_IF((size && !code) || (n && !res) || channels < 1 || channels > LMIC_PCM_MAX_CHANNELS ||
               bits < 1 || bits > 32, LMIC_ERR_ARG);
     lmic_status st = LMIC_OK;
-    model_ *m = malloc(sizeof *m);
+    plain_model_ *m = malloc(sizeof *m);
     uint64_t *a = calloc((size_t)channels, sizeof *a);
     lmic_decoder *dec = lmic_decoder_new(code, size);
     if (!m || !a || !dec) { st = LMIC_ERR_NOMEM; goto done; }
-    model_init_(m);
-    uint32_t cdf[NS_ + 1], uni[257];
+    plain_init_(m);
+    uint32_t cdf[PLAIN_NS_ + 1], uni[257];
     uniform_cdf_(uni);
     for (size_t t = 0; t < n; t++) {
         for (int c = 0; c < channels; c++) {
-            int k = context_(a[c]), nb;
-            cdf_(m, k, bits, cdf);
+            int nb;
+            cdf_(m, plain_context_(a[c]), bits, cdf);
             if ((st = lmic_decoder_decode(dec, cdf, bits + 1, &nb)) != LMIC_OK) goto done;
-            update_freq_(m, k, nb);
             uint32_t u = nb ? 1u : 0u;
             int left = nb - 1;
             if (left >= 1) {
                 int b1, b2;
-                uint32_t pc[3] = {0, m->p1[nb], PROB_ONE_};
+                uint32_t pc[3] = {0, m->p1[nb], PLAIN_PROB_ONE_};
                 if ((st = lmic_decoder_decode(dec, pc, 2, &b1)) != LMIC_OK) goto done;
-                update_prob_(&m->p1[nb], b1);
                 u = (u << 1) | (uint32_t)b1;
                 left--;
                 if (left >= 1) {
-                    uint32_t pd[3] = {0, m->p2[nb][b1], PROB_ONE_};
+                    uint32_t pd[3] = {0, m->p2[nb][b1], PLAIN_PROB_ONE_};
                     if ((st = lmic_decoder_decode(dec, pd, 2, &b2)) != LMIC_OK) goto done;
-                    update_prob_(&m->p2[nb][b1], b2);
                     u = (u << 1) | (uint32_t)b2;
                     left--;
                 }
@@ -219,8 +139,8 @@ lmic_status lmic_plain_decode(const uint8_t *code, size_t size, size_t n, int ch
                     u = (u << g) | (uint32_t)v;
                 }
             }
-            res[t * (size_t)channels + c] = unzigzag_(u);
-            a[c] = a[c] - (a[c] >> ASHIFT_) + u;
+            res[t * (size_t)channels + c] = plain_unzigzag_(u);
+            plain_learn_(m, &a[c], u);
         }
     }
 done:

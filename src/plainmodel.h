@@ -1,0 +1,95 @@
+// plainmodel.h -- the plain coder's adaptive model (src/plaincoder.c), the
+// internal part that the model mixer (src/mixer.c) shares: the same tables,
+// contexts and updates, so both see one definition. Not installed; not
+// public. docs/format.md, "Plain stream", is its specification.
+#ifndef LMIC_PLAINMODEL_H
+#define LMIC_PLAINMODEL_H
+
+#include <stdint.h>
+
+#define PLAIN_NK_ 76              // magnitude contexts: half-octaves of a < 2^38
+#define PLAIN_NS_ 33              // bit lengths 0..32
+#define PLAIN_FREQ_INC_ 24        // adaptive table: increment per symbol,
+#define PLAIN_FREQ_LIMIT_ 8192    // halving when the total passes this
+#define PLAIN_ASHIFT_ 3           // the running sum forgets 1/8 per sample
+#define PLAIN_PROB_ONE_ 65536u    // binary probabilities are Q16, adapting by 1/32
+#define PLAIN_PROB_SHIFT_ 5
+
+typedef struct {
+    uint32_t freq[PLAIN_NK_][PLAIN_NS_];  // bit-length counts by magnitude context
+    uint32_t total[PLAIN_NK_];
+    uint32_t p1[PLAIN_NS_];               // P(first bit below the leading one = 0), by n
+    uint32_t p2[PLAIN_NS_][2];            // P(second bit = 0), by n and the first bit
+} plain_model_;
+
+static inline int plain_bitlen_(uint64_t x) {
+    int n = 0;
+    while (x) { n++; x >>= 1; }
+    return n;
+}
+
+// Half-octave of the running sum a: 0 for a = 0, else 2L - 1 + (the bit
+// below a's leading one), L = bitlen(a).
+static inline int plain_context_(uint64_t a) {
+    int L = plain_bitlen_(a);
+    if (L < 2) return L;
+    return 2 * L - 1 + (int)((a >> (L - 2)) & 1);
+}
+
+static inline void plain_init_(plain_model_ *m) {
+    for (int k = 0; k < PLAIN_NK_; k++) {
+        // A prior around the bit length that the context's mean implies
+        // (a is 8 x the mean, so about bitlen(a) - 3), so that the first
+        // samples of a chunk are not coded from a flat table.
+        int c = k / 2 - PLAIN_ASHIFT_;
+        uint32_t t = 0;
+        for (int s = 0; s < PLAIN_NS_; s++) {
+            int d = s > c ? s - c : c - s;
+            m->freq[k][s] = 1 + (d < 3 ? 32u >> (2 * d) : 0);
+            t += m->freq[k][s];
+        }
+        m->total[k] = t;
+    }
+    for (int n = 0; n < PLAIN_NS_; n++) {
+        m->p1[n] = PLAIN_PROB_ONE_ / 2;
+        m->p2[n][0] = m->p2[n][1] = PLAIN_PROB_ONE_ / 2;
+    }
+}
+
+static inline void plain_update_prob_(uint32_t *p, int bit) {
+    if (bit) *p -= *p >> PLAIN_PROB_SHIFT_;
+    else *p += (PLAIN_PROB_ONE_ - *p) >> PLAIN_PROB_SHIFT_;
+    if (*p < 64) *p = 64;
+    if (*p > PLAIN_PROB_ONE_ - 64) *p = PLAIN_PROB_ONE_ - 64;
+}
+
+// After a residual with zig-zag value u has been coded in the channel whose
+// running sum is *a: the tables and the sum learn from it.
+static inline void plain_learn_(plain_model_ *m, uint64_t *a, uint32_t u) {
+    int k = plain_context_(*a), n = plain_bitlen_(u);
+    m->freq[k][n] += PLAIN_FREQ_INC_;
+    m->total[k] += PLAIN_FREQ_INC_;
+    if (m->total[k] > PLAIN_FREQ_LIMIT_) {
+        uint32_t t = 0;
+        for (int i = 0; i < PLAIN_NS_; i++) {
+            m->freq[k][i] = (m->freq[k][i] + 1) / 2;
+            t += m->freq[k][i];
+        }
+        m->total[k] = t;
+    }
+    if (n >= 2) {
+        int b1 = (int)((u >> (n - 2)) & 1);
+        plain_update_prob_(&m->p1[n], b1);
+        if (n >= 3) plain_update_prob_(&m->p2[n][b1], (int)((u >> (n - 3)) & 1));
+    }
+    *a = *a - (*a >> PLAIN_ASHIFT_) + u;
+}
+
+static inline uint32_t plain_zigzag_(int32_t r) {
+    return r >= 0 ? (uint32_t)r << 1 : (((uint32_t)-(r + 1)) << 1) | 1u;
+}
+static inline int32_t plain_unzigzag_(uint32_t u) {
+    return (u & 1u) ? -(int32_t)(u >> 1) - 1 : (int32_t)(u >> 1);
+}
+
+#endif
