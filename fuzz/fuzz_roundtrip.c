@@ -13,7 +13,7 @@
 //   byte 1: width 8/16/24/32 (bits 0-1); planar (2); one channel, if mono (3);
 //           mid/side, if stereo (4); an untrained model (5): the tiny model's
 //           shape from lmic_model_new_random, instead of fuzz/tiny.lmm;
-//           the coder auto/lm/plain (bits 6-7, modulo 3)
+//           the coder auto/lm/plain/mix (bits 6-7)
 //   byte 2: frames per chunk, 1-128
 //   byte 3: the model's window (any of 1..64 tokens) and overlap
 #include <stdio.h>
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 4) return 0;
     int ch = 1 + (data[0] & 3), nb = 1 + (data[1] & 3), bits = 8 * nb;
     int predict = ((data[0] >> 2) & 3) - 1;  // -1 none, or an lmic_pred_effort
-    int coder = (data[1] >> 6) % 3;           // an lmic_entropy
+    int coder = (data[1] >> 6) & 3;           // an lmic_entropy
     lmic_pcm_spec spec = {ch, bits, LMIC_LAYOUT_INTERLEAVE, 0, 0};
     if (data[1] & 4) spec.layout = LMIC_LAYOUT_PLANAR;
     if ((data[1] & 8) && ch == 1) spec.layout = LMIC_LAYOUT_CHANNEL;

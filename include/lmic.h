@@ -526,20 +526,32 @@ typedef struct {
     size_t overlap;
 } lmic_lm_windows;
 
+// Mixing (NULL: none): when the tokens are residual tokens of audio, the
+// model's probabilities may be mixed with the plain coder's adaptive model
+// (src/mixer.c; docs/format.md "Mixed stream"). Stream i is then the tokens
+// start[i] .. start[i] + len[i] - 1 of a chunk of frames[i] frames,
+// tokenised by `spec` (mid_side ignored).
+typedef struct {
+    lmic_pcm_spec spec;
+    const size_t *frames;
+    const size_t *start;
+} lmic_lm_mix;
+
 // Codes n chunks (tokens holds them one after another, len[i] >= 1 tokens
 // each, any length): chunk i becomes one arithmetic-coded stream of size[i]
-// bytes, appended to `out`. LMIC_ERR_ARG, LMIC_ERR_NOMEM; on error `out`
-// keeps what it had before the call.
-lmic_status lmic_lm_encode(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *tokens,
-                           const size_t *len, size_t n, int threads, lmic_buf *out, size_t *size);
+// bytes, appended to `out`. `mix` may be NULL. LMIC_ERR_ARG, LMIC_ERR_NOMEM;
+// on error `out` keeps what it had before the call.
+lmic_status lmic_lm_encode(const lmic_model *m, const lmic_lm_windows *w, const lmic_lm_mix *mix,
+                           const uint8_t *tokens, const size_t *len, size_t n, int threads,
+                           lmic_buf *out, size_t *size);
 // Inverse of lmic_lm_encode: code[i] points at chunk i's stream of size[i]
 // bytes; its len[i] tokens are written to `tokens`, one chunk after another.
 // Chunks are decoded LMIC_LM_BATCH at a time in one stepper. A damaged
 // stream decodes to wrong tokens (the container's CRCs catch them), never
 // to a crash.
-lmic_status lmic_lm_decode(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *const *code,
-                           const size_t *size, const size_t *len, size_t n, int threads,
-                           uint8_t *tokens);
+lmic_status lmic_lm_decode(const lmic_model *m, const lmic_lm_windows *w, const lmic_lm_mix *mix,
+                           const uint8_t *const *code, const size_t *size, const size_t *len, size_t n,
+                           int threads, uint8_t *tokens);
 
 // The paper's setting, on lmic_lm_encode with one window per chunk:
 // compresses n chunks. tokens holds the chunks one after another; len[i]
@@ -583,8 +595,8 @@ lmic_status lmic_plain_decode(const uint8_t *code, size_t size, size_t n, int ch
 // Audio chunks (src/audiocodec.c): PCM frames -> predictor residuals -> tokens
 // -> the LM coder, and back. Each chunk is independent. A coded chunk's
 // payload is its predictors' parameters (lmic_pred_write, one per channel),
-// a byte naming its coder (0 the model, 1 the plain coder) and the coded
-// stream of its residuals (the model codes their tokens); a chunk that would
+// a byte naming its coder (0 the model, 1 the plain coder, 2 both mixed) and
+// the coded stream of its residuals (the model codes their tokens); a chunk that would
 // not shrink is stored as its sample tokens (LMIC_CHUNK_RAW). With
 // spec.mid_side the predictors run on (M, S) and the residuals are tokenised
 // without a second mid/side. The decoder
@@ -596,10 +608,16 @@ typedef struct {
     lmic_lm_windows windows;  // how the model reads a chunk
 } lmic_audio_params;
 
-// Which coder codes a chunk's residuals: the model, the plain coder, or
-// (AUTO) whichever gives the shorter payload, chunk by chunk. PLAIN never
-// runs the model, so it is many times faster.
-typedef enum { LMIC_ENTROPY_AUTO = 0, LMIC_ENTROPY_LM = 1, LMIC_ENTROPY_PLAIN = 2 } lmic_entropy;
+// Which coder codes a chunk's residuals: the model alone (LM), the plain
+// coder (PLAIN), the model mixed with the plain coder's model (MIX), or
+// (AUTO) the shorter of PLAIN and MIX, chunk by chunk. PLAIN never runs the
+// model, so it is many times faster.
+typedef enum {
+    LMIC_ENTROPY_AUTO = 0,
+    LMIC_ENTROPY_LM = 1,
+    LMIC_ENTROPY_PLAIN = 2,
+    LMIC_ENTROPY_MIX = 3,
+} lmic_entropy;
 
 // Compresses n chunks: frames holds them one after another, chunk i being
 // nframes[i] >= 1 frames ((nframes[i], channels) samples within spec.bits
@@ -611,7 +629,8 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
                                 const int32_t *frames, const size_t *nframes, size_t n, int threads,
                                 lmic_buf *out, size_t *size, uint8_t *mode);
 // Parses the head of a coded chunk's payload (size bytes): its predictors
-// (pred[channels]) and its coder (*coder: 0 the model, 1 the plain coder);
+// (pred[channels]) and its coder (*coder: 0 the model, 1 the plain coder,
+// 2 the model mixed with the plain coder's model);
 // *used receives the head's length, after which the coded stream starts.
 // LMIC_ERR_CORRUPT for a damaged head (the stream after it may be empty).
 lmic_status lmic_audio_chunk_head(const uint8_t *payload, size_t size, int channels, lmic_pred *pred,

@@ -4,8 +4,9 @@
 // A coded chunk's payload is its predictors' parameters (lmic_pred_write),
 // a coder byte, and one arithmetic-coded stream: of the residuals' tokens
 // under the model (lmic_lm_encode), or of the residuals themselves under the
-// plain coder (lmic_plain_encode). With LMIC_ENTROPY_AUTO the encoder codes
-// every chunk both ways and keeps the shorter. A chunk whose payload would be
+// plain coder (lmic_plain_encode), or of the tokens under the model mixed
+// with the plain coder's model (src/mixer.c). With LMIC_ENTROPY_AUTO the
+// encoder codes every chunk plain and mixed and keeps the shorter. A chunk whose payload would be
 // no shorter than its sample tokens is stored as those tokens instead
 // (LMIC_CHUNK_RAW), so no chunk ever grows. With mid/side, the predictors
 // see (M, S) rather than (L, R) (it predicts better), and the residuals are
@@ -23,7 +24,7 @@ static int params_ok_(const lmic_audio_params *p) {
            (p->spec.layout != LMIC_LAYOUT_CHANNEL || p->spec.channels == 1);
 }
 
-enum { CODER_LM_ = 0, CODER_PLAIN_ = 1 };  // the coder byte
+enum { CODER_LM_ = 0, CODER_PLAIN_ = 1, CODER_MIX_ = 2 };  // the coder byte
 
 static size_t varint_size_(uint64_t v) {
     size_t n = 1;
@@ -44,7 +45,7 @@ lmic_status lmic_audio_chunk_head(const uint8_t *payload, size_t size, int chann
     size_t u;
     lmic_status st = lmic_pred_read(payload, size, channels, pred, &u);
     if (st != LMIC_OK) return st;
-    RETURN_IF(u >= size || payload[u] > CODER_PLAIN_, LMIC_ERR_CORRUPT);
+    RETURN_IF(u >= size || payload[u] > CODER_MIX_, LMIC_ERR_CORRUPT);
     *coder = payload[u];
     *used = u + 1;
     return LMIC_OK;
@@ -55,7 +56,7 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
                                 lmic_buf *out, size_t *size, uint8_t *mode) {
     RETURN_IF(!m || !params_ok_(p) || (n && (!frames || !nframes || !out || !size || !mode)) ||
               threads < 1 || predict < -1 || predict > LMIC_PRED_EFFORT_HIGH ||
-              coder < LMIC_ENTROPY_AUTO || coder > LMIC_ENTROPY_PLAIN, LMIC_ERR_ARG);
+              coder < LMIC_ENTROPY_AUTO || coder > LMIC_ENTROPY_MIX, LMIC_ERR_ARG);
     for (size_t i = 0; i < n; i++) RETURN_IF(nframes[i] < 1, LMIC_ERR_ARG);
     const int C = p->spec.channels;
     const size_t fb = (size_t)lmic_pcm_frame_bytes(&p->spec);
@@ -76,7 +77,9 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
     int32_t *ms = p->spec.mid_side ? malloc((total * (size_t)C + 1) * sizeof *ms) : NULL;
     uint8_t *tok = malloc(total * fb + 1);
     lmic_buf code = {0}, head = {0};
-    size_t *slen = NULL, *ssize = NULL, *sfirst = NULL;  // the model's segments
+    // The model's segments: lengths, sizes, and for the mixer each one's
+    // chunk frames and first token.
+    size_t *slen = NULL, *ssize = NULL, *sfirst = NULL, *sfr = NULL, *sst = NULL;
     if (!foff || !len || !code_size || !psize || !plain || !pred || !res || !tok || (p->spec.mid_side && !ms)) {
         st = LMIC_ERR_NOMEM;
         goto fail;
@@ -102,7 +105,7 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
         if (s == LMIC_OK) s = lmic_pred_apply(pr, x, nframes[i], C, p->spec.bits, res + foff[i] * (size_t)C);
         if (s == LMIC_OK) s = lmic_pcm_encode(&rspec, res + foff[i] * (size_t)C, nframes[i], tok + foff[i] * fb);
         code_size[i] = psize[i] = SIZE_MAX;
-        if (s == LMIC_OK && coder != LMIC_ENTROPY_LM)
+        if (s == LMIC_OK && (coder == LMIC_ENTROPY_AUTO || coder == LMIC_ENTROPY_PLAIN))
             s = lmic_plain_encode(res + foff[i] * (size_t)C, nframes[i], C, p->spec.bits, &plain[i], &psize[i]);
         if (s != LMIC_OK) {
             #pragma omp critical
@@ -113,6 +116,7 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
     // The model codes each chunk as segments of LMIC_LM_SEGMENT_WINDOWS
     // windows, each its own stream (so that the decoder can step them side
     // by side); chunk i's are segments sfirst[i] .. sfirst[i + 1] - 1.
+    const int mixed = coder == LMIC_ENTROPY_AUTO || coder == LMIC_ENTROPY_MIX;
     if (coder != LMIC_ENTROPY_PLAIN) {
         size_t seg = LMIC_LM_SEGMENT_WINDOWS * p->windows.window, nseg = 0;
         for (size_t i = 0; i < n; i++) nseg += (len[i] + seg - 1) / seg;
@@ -121,12 +125,23 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
             st = LMIC_ERR_NOMEM;
             goto fail;
         }
+        if (!(sfr = malloc((nseg + 1) * sizeof *sfr)) || !(sst = malloc((nseg + 1) * sizeof *sst))) {
+            st = LMIC_ERR_NOMEM;
+            goto fail;
+        }
         for (size_t i = 0, j = 0; i < n; i++) {
             sfirst[i] = j;
-            for (size_t t = 0; t < len[i]; t += seg) slen[j++] = len[i] - t < seg ? len[i] - t : seg;
+            for (size_t t = 0; t < len[i]; t += seg, j++) {
+                slen[j] = len[i] - t < seg ? len[i] - t : seg;
+                sfr[j] = nframes[i];
+                sst[j] = t;
+            }
             sfirst[i + 1] = j;
         }
-        if ((st = lmic_lm_encode(m, &p->windows, tok, slen, nseg, threads, &code, ssize)) != LMIC_OK) goto fail;
+        lmic_lm_mix mix = {rspec, sfr, sst};
+        if ((st = lmic_lm_encode(m, &p->windows, mixed ? &mix : NULL, tok, slen, nseg, threads, &code, ssize)) !=
+            LMIC_OK)
+            goto fail;
         for (size_t i = 0; i < n; i++) {  // the stream: the segments' sizes but the last's, then theirs
             code_size[i] = 0;
             for (size_t j = sfirst[i]; j < sfirst[i + 1]; j++)
@@ -139,7 +154,7 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
         if ((st = lmic_pred_write(pred + i * (size_t)C, C, &head)) != LMIC_OK) goto fail;
         int use_plain = psize[i] <= code_size[i];  // ties: the plain coder decodes faster
         size_t cs = use_plain ? psize[i] : code_size[i];
-        uint8_t cb = use_plain ? CODER_PLAIN_ : CODER_LM_;
+        uint8_t cb = use_plain ? CODER_PLAIN_ : mixed ? CODER_MIX_ : CODER_LM_;
         if (cs < len[i] && head.size + 1 + cs < len[i]) {
             mode[i] = LMIC_CHUNK_LM;
             size[i] = head.size + 1 + cs;
@@ -168,7 +183,7 @@ fail:
     if (out) out->size = out0;
 done:
     free(foff); free(len); free(code_size); free(psize); free(pred); free(res); free(ms); free(tok);
-    free(slen); free(ssize); free(sfirst);
+    free(slen); free(ssize); free(sfirst); free(sfr); free(sst);
     for (size_t i = 0; plain && i < n; i++) lmic_buf_free(&plain[i]);
     free(plain);
     lmic_buf_free(&code);
@@ -203,11 +218,12 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
     for (size_t i = 0; i < n; i++) nseg += (nframes[i] * fb + seg - 1) / seg;
     const uint8_t **lcode = malloc((nseg + 1) * sizeof *lcode);
     size_t *lsize = malloc((nseg + 1) * sizeof *lsize), *clen = malloc((nseg + 1) * sizeof *clen);
-    if (!csize || !foff || !tokoff || !code || !lcode || !pred || !coder || !lsize || !clen) {
+    size_t *mfr = malloc((nseg + 1) * sizeof *mfr), *mst = malloc((nseg + 1) * sizeof *mst);
+    if (!csize || !foff || !tokoff || !code || !lcode || !pred || !coder || !lsize || !clen || !mfr || !mst) {
         st = LMIC_ERR_NOMEM;
         goto done;
     }
-    size_t nlm = 0, poff = 0, maxf = 0, ltok = 0;
+    size_t poff = 0, maxf = 0, ltok = 0;
     foff[0] = 0;
     for (size_t i = 0; i < n; i++) {
         foff[i + 1] = foff[i] + nframes[i];
@@ -222,35 +238,49 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
             if (st != LMIC_OK) goto done;
             code[i] = payload + poff + used;
             csize[i] = size[i] - used;
-            if (coder[i] == CODER_LM_) {  // the segments' sizes (all but the last), then their streams
-                size_t L = nframes[i] * fb, k = (L + seg - 1) / seg, pos = 0, left;
-                uint64_t v;
-                for (size_t j = 0; j + 1 < k; j++) {
-                    if (lmic_varint_get_(code[i], csize[i], &pos, &v) != 0) { st = LMIC_ERR_CORRUPT; goto done; }
-                    if (v > csize[i]) { st = LMIC_ERR_CORRUPT; goto done; }
-                    lsize[nlm + j] = (size_t)v;
-                }
-                left = csize[i] - pos;
-                for (size_t j = 0; j + 1 < k; j++) {
-                    if (lsize[nlm + j] > left) { st = LMIC_ERR_CORRUPT; goto done; }
-                    left -= lsize[nlm + j];
-                }
-                lsize[nlm + k - 1] = left;
-                tokoff[i] = ltok;
-                for (size_t j = 0; j < k; j++) {
-                    lcode[nlm + j] = code[i] + pos;
-                    pos += lsize[nlm + j];
-                    clen[nlm + j] = L - j * seg < seg ? L - j * seg : seg;
-                }
-                nlm += k;
-                ltok += L;
-            }
+            if (coder[i] != CODER_PLAIN_) ltok += nframes[i] * fb;
         }
         poff += size[i];
     }
     if (!(ctok = malloc(ltok + 1))) { st = LMIC_ERR_NOMEM; goto done; }
-    if (nlm > 0 && (st = lmic_lm_decode(m, &p->windows, lcode, lsize, clen, nlm, threads, ctok)) != LMIC_OK)
-        goto done;
+    // The model's chunks, the pure ones then the mixed ones (one decoder call
+    // each): their segments' sizes (all but the last), then their streams.
+    ltok = 0;
+    for (int kind = CODER_LM_; kind <= CODER_MIX_; kind += CODER_MIX_ - CODER_LM_) {
+        size_t nlm = 0, base = ltok;
+        for (size_t i = 0; i < n; i++) {
+            if (coder[i] != kind) continue;
+            size_t L = nframes[i] * fb, k = (L + seg - 1) / seg, pos = 0, left;
+            uint64_t v;
+            for (size_t j = 0; j + 1 < k; j++) {
+                if (lmic_varint_get_(code[i], csize[i], &pos, &v) != 0 || v > csize[i]) {
+                    st = LMIC_ERR_CORRUPT;
+                    goto done;
+                }
+                lsize[nlm + j] = (size_t)v;
+            }
+            left = csize[i] - pos;
+            for (size_t j = 0; j + 1 < k; j++) {
+                if (lsize[nlm + j] > left) { st = LMIC_ERR_CORRUPT; goto done; }
+                left -= lsize[nlm + j];
+            }
+            lsize[nlm + k - 1] = left;
+            tokoff[i] = ltok;
+            for (size_t j = 0; j < k; j++) {
+                lcode[nlm + j] = code[i] + pos;
+                pos += lsize[nlm + j];
+                clen[nlm + j] = L - j * seg < seg ? L - j * seg : seg;
+                mfr[nlm + j] = nframes[i];
+                mst[nlm + j] = j * seg;
+            }
+            nlm += k;
+            ltok += L;
+        }
+        lmic_lm_mix mix = {rspec, mfr, mst};
+        if (nlm > 0 && (st = lmic_lm_decode(m, &p->windows, kind == CODER_MIX_ ? &mix : NULL, lcode, lsize,
+                                            clen, nlm, threads, ctok + base)) != LMIC_OK)
+            goto done;
+    }
     // Residuals -> samples, chunk by chunk over threads (the plain coder's
     // chunks decode here too).
     lmic_status pst = LMIC_OK;
@@ -278,6 +308,6 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
     st = pst;
 done:
     free(csize); free(clen); free(foff); free(tokoff); free(code); free(lcode);
-    free(pred); free(coder); free(ctok); free(lsize);
+    free(pred); free(coder); free(ctok); free(lsize); free(mfr); free(mst);
     return st;
 }

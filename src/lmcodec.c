@@ -12,6 +12,7 @@
 // bits (the library's guarantee) and lmic_cdf_from_logp is integer
 // arithmetic on lmic's own exp, so both sides build the same CDFs.
 #include "lmic.h"
+#include "mixer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,11 @@ static size_t num_windows_(const lmic_lm_windows *w, size_t L) { return (L + w->
 // --- encoder
 
 // Codes chunks [0, n) on `threads` threads inside each forward pass.
-static lmic_status encode_range_(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *tokens,
-                                 const size_t *len, size_t n, int threads, lmic_buf *out, size_t *size) {
+// With `mix`, chunk i (of this range) is the stream that mix->frames[i0 + i]
+// and mix->start[i0 + i] describe.
+static lmic_status encode_range_(const lmic_model *m, const lmic_lm_windows *w, const lmic_lm_mix *mix,
+                                 size_t i0, const uint8_t *tokens, const size_t *len, size_t n,
+                                 int threads, lmic_buf *out, size_t *size) {
     size_t out0 = out->size, T = w->window + w->overlap;
     lmic_status st = LMIC_OK;
     // in is (B, T) model input; logp is (B, T, V); enc[b] is the open
@@ -61,7 +65,8 @@ static lmic_status encode_range_(const lmic_model *m, const lmic_lm_windows *w, 
     float *logp = malloc((size_t)LMIC_LM_BATCH * T * LMIC_VOCAB * sizeof *logp);
     lmic_encoder *enc = lmic_encoder_new();
     size_t *off = malloc((n + 1) * sizeof *off);
-    if (!in || !logp || !enc || !off) { st = LMIC_ERR_NOMEM; goto fail; }
+    lmic_mixer_ *mx = mix ? lmic_mixer_new_() : NULL;  // the open chunk's mixer
+    if (!in || !logp || !enc || !off || (mix && !mx)) { st = LMIC_ERR_NOMEM; goto fail; }
     off[0] = 0;
     for (size_t i = 0; i < n; i++) off[i + 1] = off[i] + len[i];
     // Windows in order, chunk by chunk. A batch is up to LMIC_LM_BATCH
@@ -87,9 +92,13 @@ static lmic_status encode_range_(const lmic_model *m, const lmic_lm_windows *w, 
         for (int b = 0; b < B; b++) {
             window_ x = window_at_(w, len[bi[b]], bk[b]);
             const uint8_t *tok = tokens + off[bi[b]] + x.s;
+            if (mx && bk[b] == 0) lmic_mixer_reset_(mx, &mix->spec, mix->frames[i0 + bi[b]], mix->start[i0 + bi[b]]);
             for (size_t t = 0; t < x.n; t++) {
-                lmic_cdf_from_logp(logp + ((size_t)b * Tb + x.p + t) * LMIC_VOCAB, cdf);
+                const float *lp = logp + ((size_t)b * Tb + x.p + t) * LMIC_VOCAB;
+                if (mx) lmic_mixer_cdf_(mx, lp, cdf);
+                else lmic_cdf_from_logp(lp, cdf);
                 if ((st = lmic_encoder_encode(enc, cdf, LMIC_VOCAB, tok[t])) != LMIC_OK) goto fail;
+                if (mx) lmic_mixer_update_(mx, tok[t]);
             }
             if (bk[b] + 1 == num_windows_(w, len[bi[b]])) {  // the chunk is done
                 if ((st = lmic_encoder_finish(enc)) != LMIC_OK) goto fail;
@@ -109,6 +118,7 @@ done:
     free(logp);
     lmic_encoder_free(enc);
     free(off);
+    lmic_mixer_free_(mx);
     return st;
 }
 
@@ -116,14 +126,19 @@ done:
 // alone: no thread ever waits on another inside a forward pass (barriers per
 // layer cost dearly on a busy machine). Every chunk's stream is the same
 // whatever the grouping (the forward pass does not depend on the batch).
-lmic_status lmic_lm_encode(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *tokens,
-                           const size_t *len, size_t n, int threads, lmic_buf *out, size_t *size) {
-    RETURN_IF(!m || !windows_ok_(m, w) || (n && (!tokens || !len || !out || !size)) || threads < 1,
-              LMIC_ERR_ARG);
+static int mix_ok_(const lmic_lm_mix *mix, size_t n) {
+    return !mix || (lmic_pcm_check(&mix->spec) == LMIC_OK && (n == 0 || (mix->frames && mix->start)));
+}
+
+lmic_status lmic_lm_encode(const lmic_model *m, const lmic_lm_windows *w, const lmic_lm_mix *mix,
+                           const uint8_t *tokens, const size_t *len, size_t n, int threads,
+                           lmic_buf *out, size_t *size) {
+    RETURN_IF(!m || !windows_ok_(m, w) || (n && (!tokens || !len || !out || !size)) || threads < 1 ||
+              !mix_ok_(mix, n), LMIC_ERR_ARG);
     for (size_t i = 0; i < n; i++) RETURN_IF(len[i] < 1, LMIC_ERR_ARG);
     if (n == 0) return LMIC_OK;
     const size_t G = (size_t)threads < n ? (size_t)threads : n;
-    if (G == 1) return encode_range_(m, w, tokens, len, n, threads, out, size);
+    if (G == 1) return encode_range_(m, w, mix, 0, tokens, len, n, threads, out, size);
     lmic_buf *part = calloc(G, sizeof *part);
     size_t *first = malloc((G + 1) * sizeof *first), *toff = malloc((G + 1) * sizeof *toff);
     lmic_status st = LMIC_OK;
@@ -136,8 +151,8 @@ lmic_status lmic_lm_encode(const lmic_model *m, const lmic_lm_windows *w, const 
     }
     #pragma omp parallel for schedule(static, 1) num_threads((int)G)
     for (size_t g = 0; g < G; g++) {
-        lmic_status s = encode_range_(m, w, tokens + toff[g], len + first[g], first[g + 1] - first[g], 1,
-                                      &part[g], size + first[g]);
+        lmic_status s = encode_range_(m, w, mix, first[g], tokens + toff[g], len + first[g],
+                                      first[g + 1] - first[g], 1, &part[g], size + first[g]);
         if (s != LMIC_OK) {
             #pragma omp critical
             st = s;
@@ -160,9 +175,10 @@ done:
 // All lanes restart at the same window boundaries; a lane whose chunk has
 // ended (or whose window is shorter) steps on 0 tokens and its rows are
 // ignored.
-static lmic_status decode_batch_(lmic_stepper *s, const lmic_lm_windows *w, const int *idx, int B,
-                                 const uint8_t *const *code, const size_t *size, const size_t *len,
-                                 const size_t *toff, int threads, uint8_t *tokens, float *logp) {
+static lmic_status decode_batch_(lmic_stepper *s, const lmic_lm_windows *w, const lmic_lm_mix *mix,
+                                 lmic_mixer_ **mx, const int *idx, int B, const uint8_t *const *code,
+                                 const size_t *size, const size_t *len, const size_t *toff, int threads,
+                                 uint8_t *tokens, float *logp) {
     lmic_decoder *dec[LMIC_LM_BATCH] = {0};
     uint8_t prev[LMIC_LM_BATCH] = {0};
     lmic_status st = LMIC_OK;
@@ -171,6 +187,7 @@ static lmic_status decode_batch_(lmic_stepper *s, const lmic_lm_windows *w, cons
         if (len[idx[b]] > L) L = len[idx[b]];
         dec[b] = lmic_decoder_new(code[idx[b]], size[idx[b]]);
         if (!dec[b]) { st = LMIC_ERR_NOMEM; goto done; }
+        if (mix) lmic_mixer_reset_(mx[b], &mix->spec, mix->frames[idx[b]], mix->start[idx[b]]);
     }
     uint32_t cdf[LMIC_VOCAB + 1];
     for (size_t k = 0; k < num_windows_(w, L); k++) {
@@ -188,10 +205,12 @@ static lmic_status decode_batch_(lmic_stepper *s, const lmic_lm_windows *w, cons
             for (int b = 0; b < B; b++) {
                 size_t q = x.s - x.p + t;
                 if (q >= len[idx[b]]) continue;
-                lmic_cdf_from_logp(logp + (size_t)b * LMIC_VOCAB, cdf);
+                if (mix) lmic_mixer_cdf_(mx[b], logp + (size_t)b * LMIC_VOCAB, cdf);
+                else lmic_cdf_from_logp(logp + (size_t)b * LMIC_VOCAB, cdf);
                 int sym;
                 if ((st = lmic_decoder_decode(dec[b], cdf, LMIC_VOCAB, &sym)) != LMIC_OK) goto done;
                 tokens[toff[idx[b]] + q] = (uint8_t)sym;
+                if (mix) lmic_mixer_update_(mx[b], sym);
             }
         }
     }
@@ -200,11 +219,11 @@ done:
     return st;
 }
 
-lmic_status lmic_lm_decode(const lmic_model *m, const lmic_lm_windows *w, const uint8_t *const *code,
-                           const size_t *size, const size_t *len, size_t n, int threads,
-                           uint8_t *tokens) {
-    RETURN_IF(!m || !windows_ok_(m, w) || (n && (!code || !size || !len || !tokens)) || threads < 1,
-              LMIC_ERR_ARG);
+lmic_status lmic_lm_decode(const lmic_model *m, const lmic_lm_windows *w, const lmic_lm_mix *mix,
+                           const uint8_t *const *code, const size_t *size, const size_t *len, size_t n,
+                           int threads, uint8_t *tokens) {
+    RETURN_IF(!m || !windows_ok_(m, w) || (n && (!code || !size || !len || !tokens)) || threads < 1 ||
+              !mix_ok_(mix, n), LMIC_ERR_ARG);
     for (size_t i = 0; i < n; i++) RETURN_IF(len[i] < 1 || (size[i] && !code[i]), LMIC_ERR_ARG);
     if (n == 0) return LMIC_OK;
     // Batches of `lanes` chunks, spread over the threads so that each has
@@ -223,7 +242,10 @@ lmic_status lmic_lm_decode(const lmic_model *m, const lmic_lm_windows *w, const 
     {
         float *logp = malloc((size_t)lanes * LMIC_VOCAB * sizeof *logp);  // (B, V)
         lmic_stepper *s = lmic_stepper_new(m, lanes);
+        lmic_mixer_ *mx[LMIC_LM_BATCH] = {0};  // the lanes' mixers
         lmic_status ts = logp && s ? LMIC_OK : LMIC_ERR_NOMEM;
+        for (int b = 0; mix && b < lanes; b++)
+            if (!(mx[b] = lmic_mixer_new_())) ts = LMIC_ERR_NOMEM;
         #pragma omp for schedule(dynamic, 1)
         for (size_t k = 0; k < nb; k++) {
             if (ts != LMIC_OK) continue;
@@ -231,7 +253,7 @@ lmic_status lmic_lm_decode(const lmic_model *m, const lmic_lm_windows *w, const 
             size_t i = k * (size_t)lanes;
             int B = n - i < (size_t)lanes ? (int)(n - i) : lanes;
             for (int b = 0; b < B; b++) idx[b] = (int)(i + (size_t)b);
-            ts = decode_batch_(s, w, idx, B, code, size, len, toff, inner, tokens, logp);
+            ts = decode_batch_(s, w, mix, mx, idx, B, code, size, len, toff, inner, tokens, logp);
         }
         if (ts != LMIC_OK) {
             #pragma omp critical
@@ -239,6 +261,7 @@ lmic_status lmic_lm_decode(const lmic_model *m, const lmic_lm_windows *w, const 
         }
         lmic_stepper_free(s);
         free(logp);
+        for (int b = 0; b < lanes; b++) lmic_mixer_free_(mx[b]);
     }
     free(toff);
     return st;
@@ -255,7 +278,7 @@ lmic_status lmic_lm_compress(const lmic_model *m, const uint8_t *tokens, const s
     lmic_lm_windows w = {ctx, 0};
     lmic_buf code = {0};
     size_t out0 = out->size, off = 0, coff = 0;
-    lmic_status st = lmic_lm_encode(m, &w, tokens, len, n, threads, &code, size);
+    lmic_status st = lmic_lm_encode(m, &w, NULL, tokens, len, n, threads, &code, size);
     for (size_t i = 0; st == LMIC_OK && i < n; i++) {
         if (size[i] >= len[i]) {  // the model would expand this chunk: keep the tokens
             mode[i] = LMIC_CHUNK_RAW;
@@ -305,7 +328,7 @@ lmic_status lmic_lm_decompress(const lmic_model *m, const uint8_t *payload, cons
     }
     if (nlm == 0) goto done;
     if (!(ctok = malloc(lmtok))) { st = LMIC_ERR_NOMEM; goto done; }
-    if ((st = lmic_lm_decode(m, &w, code, csize, clen, nlm, threads, ctok)) != LMIC_OK) goto done;
+    if ((st = lmic_lm_decode(m, &w, NULL, code, csize, clen, nlm, threads, ctok)) != LMIC_OK) goto done;
     for (size_t j = 0, o = 0; j < nlm; o += clen[j], j++) memcpy(tokens + ctoff[j], ctok + o, clen[j]);
 done:
     free(code); free(csize); free(clen); free(ctoff); free(ctok);

@@ -129,30 +129,34 @@ roundtrip() {
   done
   if [ -z "$diff" ]; then ok "$label: $n files byte-identical"; else bad "$label: differ:$diff"; fi
 }
-# Each coder on the grid: the model alone, the plain coder alone, and auto
-# (per chunk, the shorter).
+# Each coder on the grid: the model alone, the plain coder alone, both
+# mixed, and auto (per chunk, the shorter of plain and mixed).
 roundtrip grid-interleave "$T/grid" --threads 1 --coder lm
 roundtrip grid-planar "$T/grid" --layout planar --threads 2
 mkdir -p "$T/stereo"; cp "$T"/grid/*-2ch.wav "$T/stereo/"
-roundtrip grid-midside "$T/stereo" --stereo ms --coder lm
+roundtrip grid-midside "$T/stereo" --stereo ms --coder mix
 mkdir -p "$T/mono"; cp "$T"/grid/*-1ch.wav "$T/mono/"
 roundtrip grid-channel0 "$T/mono" --layout channel:0 --coder plain
 roundtrip odd-headers "$T/odd"
 
 # Every mode occurs: speech chunks coded by the coder asked for, noise
 # stored raw.
-for c in lm plain; do
+for c in lm plain mix; do
   "$LMIC" compress -q -f --model "$M" --coder $c "$T/odd/speech.wav" -o "$T/sp-$c.lmic" 2>/dev/null
   "$LMIC" info "$T/sp-$c.lmic" > "$T/info-$c" 2>&1
+  "$LMIC" decompress -q -f --model "$M" "$T/sp-$c.lmic" -o "$T/sp-$c.wav" 2>/dev/null
+  cmp -s "$T/odd/speech.wav" "$T/sp-$c.wav" && ok "--coder $c: round trip" || bad "--coder $c: round trip"
 done
 "$LMIC" info "$T/rt-odd-headers/speech.wav.lmic" > "$T/info" 2>&1
-grep -q 'chunks: *1 (1 by the model, 0 by the plain coder, 0 stored raw)' "$T/info-lm" \
+grep -q 'chunks: *1 (1 by the model, 0 by the plain coder, 0 by both mixed, 0 stored raw)' "$T/info-lm" \
   && ok "info: --coder lm codes speech with the model" || bad "info lm" "$(grep chunks: "$T/info-lm")"
-grep -q 'chunks: *1 (0 by the model, 1 by the plain coder, 0 stored raw)' "$T/info-plain" \
+grep -q 'chunks: *1 (0 by the model, 1 by the plain coder, 0 by both mixed, 0 stored raw)' "$T/info-plain" \
   && ok "info: --coder plain codes speech without it" || bad "info plain" "$(grep chunks: "$T/info-plain")"
+grep -q 'chunks: *1 (0 by the model, 0 by the plain coder, 1 by both mixed, 0 stored raw)' "$T/info-mix" \
+  && ok "info: --coder mix mixes them" || bad "info mix" "$(grep chunks: "$T/info-mix")"
 "$LMIC" compress -q -f --model "$M" "$T/random8.wav" -o "$T/r8.lmic" 2>/dev/null
 "$LMIC" info "$T/r8.lmic" > "$T/info-raw" 2>&1
-grep -q 'chunks: *\([0-9]*\) (0 by the model, 0 by the plain coder, \1 stored raw)' "$T/info-raw" \
+grep -q 'chunks: *\([0-9]*\) (0 by the model, 0 by the plain coder, 0 by both mixed, \1 stored raw)' "$T/info-raw" \
   && ok "info: noise stored raw" || bad "info raw" "$(grep chunks: "$T/info-raw")"
 grep -q "^model: *[0-9a-f]\{32\}" "$T/info" && grep -q "restored byte for byte" "$T/info" \
   && ok "info: model and source" || bad "info" "$(cat "$T/info")"

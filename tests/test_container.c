@@ -136,8 +136,8 @@ static void test_lm_windows(void) {
         const lmic_lm_windows *w = &ws[k];
         size_t size[N], size3[N];
         lmic_buf out = {0}, out3 = {0};
-        CHECK_OK(lmic_lm_encode(m, w, tok, len, N, 1, &out, size));
-        CHECK_OK(lmic_lm_encode(m, w, tok, len, N, 3, &out3, size3));
+        CHECK_OK(lmic_lm_encode(m, w, NULL, tok, len, N, 1, &out, size));
+        CHECK_OK(lmic_lm_encode(m, w, NULL, tok, len, N, 3, &out3, size3));
         CHECK(out.size == out3.size && memcmp(out.data, out3.data, out.size) == 0);
         const uint8_t *code[N];
         size_t off = 0, toff = 0;
@@ -152,7 +152,7 @@ static void test_lm_windows(void) {
         CHECKF(same, "window %zu overlap %zu: streams differ from the reference", w->window, w->overlap);
         for (int threads = 1; threads <= 3; threads += 2) {
             memset(back, 0xAA, total);
-            CHECK_OK(lmic_lm_decode(m, w, code, size, len, N, threads, back));
+            CHECK_OK(lmic_lm_decode(m, w, NULL, code, size, len, N, threads, back));
             CHECKF(memcmp(back, tok, total) == 0, "window %zu overlap %zu threads %d", w->window,
                    w->overlap, threads);
         }
@@ -164,7 +164,7 @@ static void test_lm_windows(void) {
     lmic_buf out = {0};
     lmic_lm_windows bad[] = {{0, 0}, {65, 0}, {40, 25}, {10, 11}};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
-        CHECK(lmic_lm_encode(m, &bad[k], tok, len, N, 1, &out, size) == LMIC_ERR_ARG);
+        CHECK(lmic_lm_encode(m, &bad[k], NULL, tok, len, N, 1, &out, size) == LMIC_ERR_ARG);
     CHECK(out.size == 0);
     free(tok);
     free(back);

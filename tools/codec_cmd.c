@@ -111,7 +111,8 @@ static void parse_codec_(int argc, char **argv, codec_opts *o) {
             if (!strcmp(v, "auto")) o->coder = LMIC_ENTROPY_AUTO;
             else if (!strcmp(v, "lm")) o->coder = LMIC_ENTROPY_LM;
             else if (!strcmp(v, "plain")) o->coder = LMIC_ENTROPY_PLAIN;
-            else die_usage_("--coder %s: use auto, lm or plain", v);
+            else if (!strcmp(v, "mix")) o->coder = LMIC_ENTROPY_MIX;
+            else die_usage_("--coder %s: use auto, mix, lm or plain", v);
         } else {
             die_usage_("unknown option '%s'", argv[i]);
         }
@@ -560,7 +561,7 @@ int cmd_info(int argc, char **argv) {
         lmic_model_fingerprint(default_model(&dname), dfp);
         // Coded chunks by coder (from each payload's head, where it lies
         // inside the file); the rest are raw.
-        uint64_t nch = lmic_file_chunks(&fi), ncoded[2] = {0, 0}, nbad = 0, payload = 0;
+        uint64_t nch = lmic_file_chunks(&fi), ncoded[3] = {0, 0, 0}, nbad = 0, payload = 0;
         for (uint64_t e = 0; e < fi.nentries; e++) {
             if (fi.entry[e].mode == LMIC_CHUNK_LM) {
                 lmic_pred pr[LMIC_PCM_MAX_CHANNELS];
@@ -590,9 +591,10 @@ int cmd_info(int argc, char **argv) {
         printf("tokens:      %s%s, %u frames per chunk (%zu bytes)\n", layouts[fi.spec.layout],
                fi.spec.mid_side ? ", mid/side" : "", fi.frames_per_chunk,
                (size_t)fi.frames_per_chunk * (size_t)lmic_pcm_frame_bytes(&fi.spec));
-        printf("chunks:      %llu (%llu by the model, %llu by the plain coder, %llu stored raw", (unsigned long long)nch,
-               (unsigned long long)ncoded[0], (unsigned long long)ncoded[1],
-               (unsigned long long)(nch - ncoded[0] - ncoded[1] - nbad));
+        printf("chunks:      %llu (%llu by the model, %llu by the plain coder, %llu by both mixed, "
+               "%llu stored raw", (unsigned long long)nch, (unsigned long long)ncoded[0],
+               (unsigned long long)ncoded[1], (unsigned long long)ncoded[2],
+               (unsigned long long)(nch - ncoded[0] - ncoded[1] - ncoded[2] - nbad));
         if (nbad) printf(", %llu unreadable", (unsigned long long)nbad);
         printf(")\n");
         printf("wav extra:   %llu bytes before the samples, %llu after\n",

@@ -1,0 +1,191 @@
+// mixer.c -- the model's token probabilities mixed with the plain coder's
+// adaptive model (coder 2 of an audio chunk; docs/format.md "Mixed stream").
+//
+// The model sees residual bytes; the plain model (src/plainmodel.h) knows the
+// recent magnitude of each channel and the shape of its residuals. For each
+// token the plain model's distribution over the residual is turned into the
+// distribution of that byte given the sample's bytes before it (the mass of
+// the residuals each byte value leaves possible), and the two are mixed
+// linearly, p = w_lm p_lm + w_plain p_plain, with weights per byte position
+// that follow whichever predicted better lately: after each token the
+// weights become their posterior (w_i p_i(x) / p(x)), then move 1/256 of
+// the way back to equal ("fixed share"), so neither ever vanishes.
+//
+// Everything is IEEE double arithmetic (+ - * / only) in a fixed order, the
+// model's probabilities come from lmic_expf, and nothing depends on the
+// thread or the batch, so encoder and decoder build the same CDFs (rule 1).
+#include "mixer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+// Fixed share: how far the weights return to equal after each token. On 13
+// dev files (speech, music, mono 44.1 kHz) 1/16, 1/64 and 1/256 gave
+// 1,030,011 / 1,028,060 / 1,027,589 bytes.
+#define SHARE_ (1.0 / 256)
+
+struct lmic_mixer_ {
+    plain_model_ pm;
+    uint64_t a[LMIC_PCM_MAX_CHANNELS];  // the channels' running sums
+    int C, bits, B;                     // channels, bits, bytes per sample
+    int planar;
+    size_t frames;                      // the chunk's frames (planar: a channel's span)
+    size_t q;                           // the next token's index in the chunk
+    int skip;                           // 1 while in a sample begun before the stream
+    uint64_t prefix;                    // the current sample's bytes so far
+    double w[4][2];                     // weights (model, plain) by byte position
+    double plm[256], pp[256];           // the last token's two distributions
+    // The plain model's probability of one u in each block, for the
+    // current channel's context: level n, first and second bit below the
+    // leading one (levels 0..2 use pb[n][0][0], pb[2][b1][0]).
+    double pb[PLAIN_NS_][2][2];
+};
+
+lmic_mixer_ *lmic_mixer_new_(void) { return malloc(sizeof(lmic_mixer_)); }
+void lmic_mixer_free_(lmic_mixer_ *x) { free(x); }
+
+void lmic_mixer_reset_(lmic_mixer_ *x, const lmic_pcm_spec *spec, size_t frames, size_t start) {
+    plain_init_(&x->pm);
+    memset(x->a, 0, sizeof x->a);
+    x->C = spec->layout == LMIC_LAYOUT_CHANNEL ? 1 : spec->channels;
+    x->bits = spec->bits;
+    x->B = (spec->bits + 7) / 8;
+    x->planar = spec->layout == LMIC_LAYOUT_PLANAR;
+    x->frames = frames;
+    x->q = start;
+    x->skip = start % (size_t)x->B != 0;
+    x->prefix = 0;
+    for (int j = 0; j < 4; j++) x->w[j][0] = x->w[j][1] = 0.5;
+}
+
+// The channel of token q.
+static int channel_(const lmic_mixer_ *x, size_t q) {
+    if (x->planar) return (int)(q / (x->frames * (size_t)x->B));
+    return (int)((q / (size_t)x->B) % (size_t)x->C);
+}
+
+// pb for the plain model in context k: P(n) from the table (symbols 0..bits),
+// then the bits below the leading one, then 2^-(n-3) for the rest.
+static void blocks_(lmic_mixer_ *x, int k) {
+    const plain_model_ *m = &x->pm;
+    double z = 0;
+    for (int s = 0; s <= x->bits; s++) z += (double)m->freq[k][s];
+    double scale = 1.0;  // 2^-(n-3) for n >= 3
+    for (int n = 0; n <= x->bits; n++) {
+        double pn = (double)m->freq[k][n] / z;
+        if (n <= 1) {
+            x->pb[n][0][0] = pn;
+            continue;
+        }
+        double q1 = (double)m->p1[n] / PLAIN_PROB_ONE_;  // P(b1 = 0)
+        if (n == 2) {
+            x->pb[2][0][0] = pn * q1;
+            x->pb[2][1][0] = pn * (1.0 - q1);
+            continue;
+        }
+        for (int b1 = 0; b1 < 2; b1++) {
+            double q2 = (double)m->p2[n][b1] / PLAIN_PROB_ONE_;  // P(b2 = 0 | b1)
+            double p1 = b1 ? 1.0 - q1 : q1;
+            x->pb[n][b1][0] = pn * p1 * q2 * scale;
+            x->pb[n][b1][1] = pn * p1 * (1.0 - q2) * scale;
+        }
+        scale *= 0.5;
+    }
+}
+
+// How many integers of parity `par` lie in [a, e) (a <= e).
+static uint64_t count_(uint64_t a, uint64_t e, int par) {
+    return ((e + 1 - (uint64_t)par) >> 1) - ((a + 1 - (uint64_t)par) >> 1);
+}
+
+// G(x, par): the plain model's mass of the u < x of parity par.
+static double below_(const lmic_mixer_ *x, uint64_t lim, int par) {
+    double g = 0;
+    if (lim > 0 && par == 0) g += x->pb[0][0][0];             // u = 0
+    if (lim > 1 && par == 1 && x->bits >= 1) g += x->pb[1][0][0];  // u = 1
+    if (x->bits >= 2) {                                        // u = 2, 3: parity is b1
+        if (lim > 2 && par == 0) g += x->pb[2][0][0];
+        if (lim > 3 && par == 1) g += x->pb[2][1][0];
+    }
+    for (int n = 3; n <= x->bits; n++) {
+        uint64_t lo = (uint64_t)1 << (n - 1), S = (uint64_t)1 << (n - 3);
+        if (lim <= lo) break;
+        for (int blk = 0; blk < 4; blk++) {
+            uint64_t bs = lo + (uint64_t)blk * S, be = bs + S;
+            if (lim <= bs) break;
+            uint64_t e = lim < be ? lim : be;
+            uint64_t c = count_(bs, e, par);
+            if (c) g += (double)c * x->pb[n][blk >> 1][blk & 1];
+        }
+    }
+    return g;
+}
+
+// The plain model's mass of the residuals r0 <= r <= r1 (u = 2r for r >= 0,
+// -2r - 1 for r < 0).
+static double mass_(const lmic_mixer_ *x, int64_t r0, int64_t r1) {
+    double m = 0;
+    if (r1 >= 0) {
+        int64_t a = r0 > 0 ? r0 : 0;
+        m += below_(x, 2 * (uint64_t)r1 + 1, 0) - below_(x, 2 * (uint64_t)a, 0);
+    }
+    if (r0 < 0) {
+        int64_t b = r1 < -1 ? r1 : -1;
+        m += below_(x, (uint64_t)(-2 * r0), 1) - below_(x, (uint64_t)(-2 * b - 1), 1);
+    }
+    return m;
+}
+
+void lmic_mixer_cdf_(lmic_mixer_ *x, const float *logp, uint32_t *cdf) {
+    int j = (int)(x->q % (size_t)x->B), c = channel_(x, x->q);
+    if (j == 0) { x->skip = 0; x->prefix = 0; }
+    if (x->skip) {  // a sample begun before this stream: the model alone
+        lmic_cdf_from_logp(logp, cdf);
+        return;
+    }
+    blocks_(x, plain_context_(x->a[c]));
+    // Token v leaves the offset-binary values [(P·256 + v) << s, ... + 2^s),
+    // those within [0, 2^bits); residual = value - 2^(bits-1).
+    int s = 8 * (x->B - 1 - j);
+    int64_t half = (int64_t)1 << (x->bits - 1), top = ((int64_t)1 << x->bits) - 1;
+    double z = 0;
+    for (int v = 0; v < 256; v++) {
+        int64_t o0 = (int64_t)(((x->prefix << 8) | (uint64_t)v) << s);
+        int64_t o1 = o0 + ((int64_t)1 << s) - 1;
+        double p = 0;
+        if (o0 <= top) p = mass_(x, o0 - half, (o1 < top ? o1 : top) - half);
+        x->pp[v] = p;
+        z += p;
+    }
+    for (int v = 0; v < 256; v++) x->pp[v] = z > 0 ? x->pp[v] / z : 1.0 / 256;
+    const double w0 = x->w[j][0], w1 = x->w[j][1];
+    cdf[0] = 0;
+    for (int v = 0; v < 256; v++) {
+        x->plm[v] = (double)lmic_expf(logp[v]);
+        double p = w0 * x->plm[v] + w1 * x->pp[v];
+        if (p > 1.0) p = 1.0;
+        cdf[v + 1] = cdf[v] + 1 + (uint32_t)(p * 8388608.0);
+    }
+}
+
+void lmic_mixer_update_(lmic_mixer_ *x, int token) {
+    size_t q = x->q++;
+    int j = (int)(q % (size_t)x->B);
+    if (j == 0) { x->skip = 0; x->prefix = 0; }
+    if (x->skip) return;
+    double w0 = x->w[j][0], w1 = x->w[j][1];
+    double p = w0 * x->plm[token] + w1 * x->pp[token];
+    if (p > 0) {
+        w0 = w0 * x->plm[token] / p;
+        w1 = w1 * x->pp[token] / p;
+        x->w[j][0] = (1.0 - SHARE_) * w0 + SHARE_ * 0.5;
+        x->w[j][1] = (1.0 - SHARE_) * w1 + SHARE_ * 0.5;
+    }
+    x->prefix = (x->prefix << 8) | (uint64_t)token;
+    if (j == x->B - 1) {  // the sample is complete: the plain model learns its residual
+        uint64_t mask = x->bits == 32 ? 0xFFFFFFFFu : (((uint64_t)1 << x->bits) - 1);
+        uint32_t r = (uint32_t)((x->prefix - ((uint64_t)1 << (x->bits - 1))) & mask);
+        if (x->bits < 32 && (r >> (x->bits - 1))) r |= ~(uint32_t)mask;  // sign-extend
+        plain_learn_(&x->pm, &x->a[channel_(x, q)], plain_zigzag_((int32_t)r));
+    }
+}
