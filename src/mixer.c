@@ -39,6 +39,9 @@ struct lmic_mixer_ {
     // current channel's context: level n, first and second bit below the
     // leading one (levels 0..2 use pb[n][0][0], pb[2][b1][0]).
     double pb[PLAIN_NS_][2][2];
+    // cum[n][par]: the mass of the u of parity par in the levels below n
+    // (n = 0 .. bits + 1).
+    double cum[PLAIN_NS_ + 1][2];
 };
 
 lmic_mixer_ *lmic_mixer_new_(void) { return malloc(sizeof(lmic_mixer_)); }
@@ -91,6 +94,32 @@ static void blocks_(lmic_mixer_ *x, int k) {
         }
         scale *= 0.5;
     }
+    // Each level's mass by parity: u = 0 even, u = 1 odd, u = 2 + b1 has
+    // parity b1, u = 4 + 2 b1 + b2 parity b2; from n = 4 on every block
+    // holds 2^(n-4) values of each parity.
+    x->cum[0][0] = x->cum[0][1] = 0;
+    double half = 1.0;  // 2^(n-4)
+    for (int n = 0; n <= x->bits; n++) {
+        double e, o;
+        if (n == 0) { e = x->pb[0][0][0]; o = 0; }
+        else if (n == 1) { e = 0; o = x->pb[1][0][0]; }
+        else if (n == 2) { e = x->pb[2][0][0]; o = x->pb[2][1][0]; }
+        else if (n == 3) { e = x->pb[3][0][0] + x->pb[3][1][0]; o = x->pb[3][0][1] + x->pb[3][1][1]; }
+        else {
+            e = o = (x->pb[n][0][0] + x->pb[n][0][1] + x->pb[n][1][0] + x->pb[n][1][1]) * half;
+            half *= 2.0;
+        }
+        x->cum[n + 1][0] = x->cum[n][0] + e;
+        x->cum[n + 1][1] = x->cum[n][1] + o;
+    }
+}
+
+// P(u) for one value.
+static double one_(const lmic_mixer_ *x, uint64_t u) {
+    int n = plain_bitlen_(u);
+    if (n <= 1) return x->pb[n][0][0];
+    if (n == 2) return x->pb[2][u & 1][0];
+    return x->pb[n][(u >> (n - 2)) & 1][(u >> (n - 3)) & 1];
 }
 
 // How many integers of parity `par` lie in [a, e) (a <= e).
@@ -98,25 +127,24 @@ static uint64_t count_(uint64_t a, uint64_t e, int par) {
     return ((e + 1 - (uint64_t)par) >> 1) - ((a + 1 - (uint64_t)par) >> 1);
 }
 
-// G(x, par): the plain model's mass of the u < x of parity par.
+// G(lim, par): the plain model's mass of the u < lim of parity par: the
+// levels below lim's, then the blocks of its level that start below lim.
 static double below_(const lmic_mixer_ *x, uint64_t lim, int par) {
-    double g = 0;
-    if (lim > 0 && par == 0) g += x->pb[0][0][0];             // u = 0
-    if (lim > 1 && par == 1 && x->bits >= 1) g += x->pb[1][0][0];  // u = 1
-    if (x->bits >= 2) {                                        // u = 2, 3: parity is b1
-        if (lim > 2 && par == 0) g += x->pb[2][0][0];
-        if (lim > 3 && par == 1) g += x->pb[2][1][0];
+    if (lim == 0) return 0;
+    int n = plain_bitlen_(lim - 1);  // the level of lim - 1, the last u counted
+    if (n > x->bits) return x->cum[x->bits + 1][par];
+    double g = x->cum[n][par];
+    if (n <= 2) {  // levels 0..2: the values one by one
+        for (uint64_t u = n ? (uint64_t)1 << (n - 1) : 0; u < lim; u++)
+            if ((int)(u & 1) == par) g += one_(x, u);
+        return g;
     }
-    for (int n = 3; n <= x->bits; n++) {
-        uint64_t lo = (uint64_t)1 << (n - 1), S = (uint64_t)1 << (n - 3);
-        if (lim <= lo) break;
-        for (int blk = 0; blk < 4; blk++) {
-            uint64_t bs = lo + (uint64_t)blk * S, be = bs + S;
-            if (lim <= bs) break;
-            uint64_t e = lim < be ? lim : be;
-            uint64_t c = count_(bs, e, par);
-            if (c) g += (double)c * x->pb[n][blk >> 1][blk & 1];
-        }
+    uint64_t lo = (uint64_t)1 << (n - 1), S = (uint64_t)1 << (n - 3);
+    for (int blk = 0; blk < 4; blk++) {
+        uint64_t bs = lo + (uint64_t)blk * S, be = bs + S;
+        if (lim <= bs) break;
+        uint64_t c = count_(bs, lim < be ? lim : be, par);
+        if (c) g += (double)c * x->pb[n][blk >> 1][blk & 1];
     }
     return g;
 }
@@ -153,7 +181,8 @@ void lmic_mixer_cdf_(lmic_mixer_ *x, const float *logp, uint32_t *cdf) {
         int64_t o0 = (int64_t)(((x->prefix << 8) | (uint64_t)v) << s);
         int64_t o1 = o0 + ((int64_t)1 << s) - 1;
         double p = 0;
-        if (o0 <= top) p = mass_(x, o0 - half, (o1 < top ? o1 : top) - half);
+        if (o0 <= top && s == 0) p = one_(x, plain_zigzag_((int32_t)(o0 - half)));
+        else if (o0 <= top) p = mass_(x, o0 - half, (o1 < top ? o1 : top) - half);
         x->pp[v] = p;
         z += p;
     }
