@@ -6,7 +6,8 @@
 #   raw-lm      --predict none --coder lm   the byte LM on the samples themselves
 #   pred-plain  --coder plain               predictor + the plain adaptive coder (no LM)
 #   pred-lm     --coder lm                  predictor + the LM
-#   auto        (the default)               per chunk, the shorter of the two
+#   pred-mix    --coder mix                 predictor + the LM mixed with the plain model
+#   auto        (the default)               per chunk, the shorter of pred-plain and pred-mix
 # usage: bench/ablation.sh [BUILD_DIR]   environment: DIRS (the dev categories),
 #   MAXFILES (24), THREADS (2), VARIANTS ("raw-lm pred-plain pred-lm auto"),
 #   OUT (bench/results/ablation.csv)
@@ -14,7 +15,7 @@ set -euo pipefail
 B=${1:-build}
 DIRS=${DIRS:?set DIRS to the category directories, e.g. DEV/speech16k DEV/music_stereo16}
 OUT=${OUT:-bench/results/ablation.csv}
-VARIANTS=${VARIANTS:-"raw-lm pred-plain pred-lm auto"}
+VARIANTS=${VARIANTS:-"raw-lm pred-plain pred-lm pred-mix auto"}
 tmp=$(mktemp -d /tmp/lmic-ablation.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 first=1
@@ -23,6 +24,7 @@ for v in $VARIANTS; do
     raw-lm) opts="--predict none --coder lm" ;;
     pred-plain) opts="--coder plain" ;;
     pred-lm) opts="--coder lm" ;;
+    pred-mix) opts="--coder mix" ;;
     auto) opts="" ;;
     *) echo "ablation: unknown variant $v" >&2; exit 2 ;;
   esac
