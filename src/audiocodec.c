@@ -26,12 +26,6 @@ static int params_ok_(const lmic_audio_params *p) {
 
 enum { CODER_LM_ = 0, CODER_PLAIN_ = 1, CODER_MIX_ = 2 };  // the coder byte
 
-static size_t varint_size_(uint64_t v) {
-    size_t n = 1;
-    while (v >>= 7) n++;
-    return n;
-}
-
 // The bytes of chunk i's segment streams (without their sizes).
 static size_t seg_bytes_(const size_t *ssize, const size_t *sfirst, size_t i) {
     size_t b = 0;
@@ -145,7 +139,7 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
         for (size_t i = 0; i < n; i++) {  // the stream: the segments' sizes but the last's, then theirs
             code_size[i] = 0;
             for (size_t j = sfirst[i]; j < sfirst[i + 1]; j++)
-                code_size[i] += ssize[j] + (j + 1 < sfirst[i + 1] ? varint_size_(ssize[j]) : 0);
+                code_size[i] += ssize[j] + (j + 1 < sfirst[i + 1] ? lmic_varint_size_(ssize[j]) : 0);
         }
     }
     size_t coff = 0;

@@ -18,6 +18,13 @@ static inline lmic_status lmic_varint_put_(lmic_buf *b, uint64_t v) {
     return lmic_buf_append(b, tmp, (size_t)n);
 }
 
+// The bytes lmic_varint_put_ writes for v.
+static inline size_t lmic_varint_size_(uint64_t v) {
+    size_t n = 1;
+    while (v >>= 7) n++;
+    return n;
+}
+
 // Reads a varint from p[*pos..end) into *v; -1 when it runs past end or
 // overflows 64 bits.
 static inline int lmic_varint_get_(const uint8_t *p, size_t end, size_t *pos, uint64_t *v) {

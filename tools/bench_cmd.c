@@ -624,13 +624,7 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         char name[64];
-        const char *eq = strchr(a, '=');
-        if (a[0] == '-' && a[1] == '-' && eq && (size_t)(eq - a) < sizeof name) {
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = 0;
-            val = eq + 1;
-            a = name;
-        }
+        val = split_option_(&a, name, sizeof name);
 #define VALUE() (val ? val : (i + 1 < argc ? argv[++i] : (die_usage_("%s needs a value", a), "")))
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(bench_usage_, stdout); return 0; }
         else if (!strcmp(a, "--csv")) csv = VALUE();

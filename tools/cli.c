@@ -28,6 +28,15 @@ void die_(const char *fmt, ...) {
     exit(1);
 }
 
+const char *split_option_(const char **a, char *buf, size_t cap) {
+    const char *s = *a, *eq = strchr(s, '=');
+    if (s[0] != '-' || s[1] != '-' || !eq || (size_t)(eq - s) >= cap) return NULL;
+    memcpy(buf, s, (size_t)(eq - s));
+    buf[eq - s] = 0;
+    *a = buf;
+    return eq + 1;
+}
+
 long long parse_int_(const char *opt, const char *s, long long lo, long long hi) {
     char *end;
     errno = 0;

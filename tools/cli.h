@@ -13,6 +13,10 @@
 void die_(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void die_usage_(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+// An option written "--name=value": copies the name into buf (cap bytes),
+// points *a at it and returns the value. Anything else: NULL, *a unchanged.
+const char *split_option_(const char **a, char *buf, size_t cap);
+
 // s as an integer in [lo, hi]; a usage error names `opt` otherwise.
 long long parse_int_(const char *opt, const char *s, long long lo, long long hi);
 

@@ -56,13 +56,7 @@ static void parse_codec_(int argc, char **argv, codec_opts *o) {
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         char name[64];
-        const char *eq = strchr(a, '=');
-        if (!only_files && a[0] == '-' && a[1] == '-' && eq && (size_t)(eq - a) < sizeof name) {
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = 0;
-            val = eq + 1;
-            a = name;
-        }
+        if (!only_files) val = split_option_(&a, name, sizeof name);
 #define VALUE() (val ? val : (i + 1 < argc ? argv[++i] : (die_usage_("%s needs a value", a), "")))
         if (only_files || a[0] != '-' || !strcmp(a, "-")) {
             o->inputs[o->ninputs++] = a;

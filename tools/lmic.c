@@ -101,13 +101,7 @@ static void parse_(int argc, char **argv, int first, cli_opts *o) {
         // Options with a value take it from the next argument or after '='.
         const char *val = NULL;
         char name[64];
-        const char *eq = strchr(a, '=');
-        if (a[0] == '-' && a[1] == '-' && eq && (size_t)(eq - a) < sizeof name) {
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = 0;
-            val = eq + 1;
-            a = name;
-        }
+        val = split_option_(&a, name, sizeof name);
 #define VALUE() (val ? val : (i + 1 < argc ? argv[++i] : (die_usage_("%s needs a value", a), "")))
         if (parse_loader_option_(a, val, argc, argv, &i, &o->lo)) {
         } else if (!strcmp(a, "--seed")) {
