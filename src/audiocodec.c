@@ -115,11 +115,8 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
         size_t seg = LMIC_LM_SEGMENT_WINDOWS * p->windows.window, nseg = 0;
         for (size_t i = 0; i < n; i++) nseg += (len[i] + seg - 1) / seg;
         if (!(slen = malloc((nseg + 1) * sizeof *slen)) || !(ssize = malloc((nseg + 1) * sizeof *ssize)) ||
-            !(sfirst = malloc((n + 1) * sizeof *sfirst))) {
-            st = LMIC_ERR_NOMEM;
-            goto fail;
-        }
-        if (!(sfr = malloc((nseg + 1) * sizeof *sfr)) || !(sst = malloc((nseg + 1) * sizeof *sst))) {
+            !(sfirst = malloc((n + 1) * sizeof *sfirst)) || !(sfr = malloc((nseg + 1) * sizeof *sfr)) ||
+            !(sst = malloc((nseg + 1) * sizeof *sst))) {
             st = LMIC_ERR_NOMEM;
             goto fail;
         }
