@@ -15,6 +15,7 @@
 // model's probabilities come from lmic_expf, and nothing depends on the
 // thread or the batch, so encoder and decoder build the same CDFs (rule 1).
 #include "mixer.h"
+#include "wrap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -212,9 +213,7 @@ void lmic_mixer_update_(lmic_mixer_ *x, int token) {
     }
     x->prefix = (x->prefix << 8) | (uint64_t)token;
     if (j == x->B - 1) {  // the sample is complete: the plain model learns its residual
-        uint64_t mask = x->bits == 32 ? 0xFFFFFFFFu : (((uint64_t)1 << x->bits) - 1);
-        uint32_t r = (uint32_t)((x->prefix - ((uint64_t)1 << (x->bits - 1))) & mask);
-        if (x->bits < 32 && (r >> (x->bits - 1))) r |= ~(uint32_t)mask;  // sign-extend
-        plain_learn_(&x->pm, &x->a[channel_(x, q)], plain_zigzag_((int32_t)r));
+        int32_t r = lmic_sext_((uint32_t)(x->prefix - ((uint64_t)1 << (x->bits - 1))), x->bits);
+        plain_learn_(&x->pm, &x->a[channel_(x, q)], plain_zigzag_(r));
     }
 }

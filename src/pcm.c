@@ -5,6 +5,7 @@
 // three layouts and an optional lossless mid/side. Integer-only, so it is the
 // same on every machine. See lmic.h for the definitions.
 #include "lmic.h"
+#include "wrap.h"
 
 #include <stdlib.h>
 
@@ -28,36 +29,29 @@ int lmic_pcm_frame_bytes(const lmic_pcm_spec *s) {
     return ch * lmic_pcm_sample_bytes(s);
 }
 
-// The low `bits` bits of x as an unsigned value, and back (sign-extended).
-static uint32_t mask_(int bits) { return bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1u; }
-static int32_t sext_(uint32_t u, int bits) {
-    u &= mask_(bits);
-    uint32_t sign = 1u << (bits - 1);
-    return (int32_t)((u ^ sign) - sign);  // two's-complement wrap, no UB
-}
 
 // FLAC's mid/side as a lifting step, wrapped to `bits` bits so both outputs
 // stay one sample wide: S = L - R, M = R + (S >> 1). Inverting the steps in
 // reverse order recovers (L, R) exactly, whatever wrapped.
 static void ms_forward_(int32_t l, int32_t r, int bits, int32_t *m, int32_t *s) {
-    int32_t side = sext_((uint32_t)l - (uint32_t)r, bits);
+    int32_t side = lmic_sext_((uint32_t)l - (uint32_t)r, bits);
     *s = side;
-    *m = sext_((uint32_t)r + (uint32_t)(side >> 1), bits);
+    *m = lmic_sext_((uint32_t)r + (uint32_t)(side >> 1), bits);
 }
 static void ms_inverse_(int32_t m, int32_t s, int bits, int32_t *l, int32_t *r) {
-    int32_t right = sext_((uint32_t)m - (uint32_t)(s >> 1), bits);
+    int32_t right = lmic_sext_((uint32_t)m - (uint32_t)(s >> 1), bits);
     *r = right;
-    *l = sext_((uint32_t)s + (uint32_t)right, bits);
+    *l = lmic_sext_((uint32_t)s + (uint32_t)right, bits);
 }
 
 static void put_(uint8_t *p, int32_t x, int bits, int nbytes) {
-    uint32_t u = ((uint32_t)x + (1u << (bits - 1))) & mask_(bits);  // offset binary
+    uint32_t u = ((uint32_t)x + (1u << (bits - 1))) & lmic_mask_(bits);  // offset binary
     for (int i = nbytes - 1; i >= 0; i--) { p[i] = (uint8_t)u; u >>= 8; }
 }
 static int32_t get_(const uint8_t *p, int bits, int nbytes) {
     uint32_t u = 0;
     for (int i = 0; i < nbytes; i++) u = (u << 8) | p[i];
-    return sext_(u - (1u << (bits - 1)), bits);
+    return lmic_sext_(u - (1u << (bits - 1)), bits);
 }
 
 // Byte offset of (frame t, channel c) in a block of n frames.

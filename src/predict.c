@@ -13,6 +13,7 @@
 // result is stored (lmic_pred_write). docs/format.md ("Predictor
 // parameters") is the decoder's contract for everything here.
 #include "lmic.h"
+#include "wrap.h"
 #include "varint.h"
 
 #include <math.h>
@@ -24,14 +25,8 @@
 
 // --- integer helpers
 
-static uint32_t mask_(int bits) { return bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1u; }
-
-// The low `bits` bits of v, sign-extended: two's-complement wrap, no UB.
-static int32_t wrap_(int64_t v, int bits) {
-    uint32_t u = (uint32_t)(uint64_t)v & mask_(bits);
-    uint32_t sign = 1u << (bits - 1);
-    return (int32_t)((u ^ sign) - sign);
-}
+// The low `bits` bits of v, sign-extended.
+static int32_t wrap_(int64_t v, int bits) { return lmic_sext_((uint32_t)(uint64_t)v, bits); }
 
 // floor(v / 2^s) for 0 <= s < 63, whatever the sign of v.
 static int64_t asr_(int64_t v, int s) { return v < 0 ? ~(~v >> s) : v >> s; }
