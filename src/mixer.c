@@ -172,7 +172,9 @@ void lmic_mixer_cdf_(lmic_mixer_ *x, const float *logp, uint32_t *cdf) {
         lmic_cdf_from_logp(logp, cdf);
         return;
     }
-    blocks_(x, plain_context_(x->a[c]));
+    // The plain model learns only when a sample is complete: its blocks
+    // serve all of a sample's bytes.
+    if (j == 0) blocks_(x, plain_context_(x->a[c]));
     // Token v leaves the offset-binary values [(P·256 + v) << s, ... + 2^s),
     // those within [0, 2^bits); residual = value - 2^(bits-1).
     int s = 8 * (x->B - 1 - j);
