@@ -8,6 +8,7 @@
 #   pred-lm     --coder lm                  predictor + the LM
 #   pred-mix    --coder mix                 predictor + the LM mixed with the plain model
 #   auto        (the default)               per chunk, the shorter of pred-plain and pred-mix
+#   auto-adapt  --adapt                     auto, the model adapting online (lmic.h, docs/format.md)
 # usage: bench/ablation.sh [BUILD_DIR]   environment: DIRS (the dev categories),
 #   MAXFILES (24), THREADS (2), VARIANTS ("raw-lm pred-plain pred-lm auto"),
 #   OUT (bench/results/ablation.csv)
@@ -26,6 +27,7 @@ for v in $VARIANTS; do
     pred-lm) opts="--coder lm" ;;
     pred-mix) opts="--coder mix" ;;
     auto) opts="" ;;
+    auto-adapt) opts="--adapt" ;;
     *) echo "ablation: unknown variant $v" >&2; exit 2 ;;
   esac
   echo "== $v: ${opts:-(defaults)}"

@@ -63,7 +63,7 @@ static void decode_(const uint8_t *data, size_t size) {
             if (lmic_audio_chunk_head(data + poff, (size_t)fi.entry[e].size, (int)fi.channels, pr, &coder,
                                       &used) != LMIC_OK)
                 goto done;
-            FUZZ_CHECK(used <= fi.entry[e].size && coder >= 0 && coder <= 2);
+            FUZZ_CHECK(used <= fi.entry[e].size && coder >= 0 && coder <= 4);
         }
         poff += (size_t)fi.entry[e].size;
     }
@@ -91,7 +91,7 @@ static void decode_(const uint8_t *data, size_t size) {
     samp = malloc((nsamp + 1) * sizeof *samp);
     pcm = malloc(pcm_bytes + 1);
     FUZZ_CHECK(samp && pcm);
-    lmic_audio_params ap = {fi.spec, {fi.window, fi.overlap}};
+    lmic_audio_params ap = {fi.spec, {fi.window, fi.overlap}, 0};
     size_t toff = 0, pos = hs;
     for (c = 0; c < nch;) {
         size_t g = nch - c < GROUP ? (size_t)(nch - c) : GROUP, gb = 0, gt = 0;

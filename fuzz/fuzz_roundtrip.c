@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     for (size_t c = 0, t = 0; c < nch; t += len[c], c++)  // the sample tokens, chunk by chunk
         FUZZ_CHECK(lmic_pcm_encode(&spec, samp + c * fpc * ch, nfr[c], tok + t) == LMIC_OK);
-    lmic_audio_params ap = {spec, {win, ovl}};
+    lmic_audio_params ap = {spec, {win, ovl}, 0};
     lmic_buf payload = {0}, file = {0};
     FUZZ_CHECK(lmic_audio_compress(m, &ap, predict, coder, samp, nfr, nch, 1, &payload, sz, mode) == LMIC_OK);
     // The index, as tools/codec_cmd.c builds it.
@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             FUZZ_CHECK(sz2[c] == sz[c] && mode2[c] == mode[c]);
         }
     }
-    lmic_audio_params ap2 = {g.spec, {g.window, g.overlap}};
+    lmic_audio_params ap2 = {g.spec, {g.window, g.overlap}, 0};
     FUZZ_CHECK(lmic_audio_decompress(m, &ap2, file.data + hs, sz2, mode2, nfr, nch, 1, back) == LMIC_OK);
     FUZZ_CHECK(memcmp(samp, back, nsamp * sizeof *samp) == 0);
     lmic_file_info_free(&g);

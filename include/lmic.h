@@ -606,7 +606,24 @@ typedef struct {
     lmic_pcm_spec spec;       // tokenisation (of residuals, and of raw chunks);
                               // LMIC_LAYOUT_CHANNEL only with 1 channel
     lmic_lm_windows windows;  // how the model reads a chunk
+    int adapt;                // encoder only: 0, or online adaptation (an
+                              // lmic_adapt_byte); each chunk's payload records
+                              // it, so the decoder needs nothing here
 } lmic_audio_params;
+
+// Online adaptation (docs/format.md "Online adaptation"): a chunk the model
+// codes may adapt it as it goes. After each of the chunk's segments but the
+// last, a trainer (the model's copy, fresh Adam moments per chunk) takes
+// `steps` Adam steps at learning rate 2^-lr_shift on that segment's windows,
+// so the next segment is coded by the updated weights; the decoder repeats
+// the same steps on the same decoded tokens (training is deterministic on
+// every build and thread count: src/train/). The byte that records it:
+// steps (1 .. 15) in the low 4 bits, lr_shift - 6 (0 .. 15) in the high 4.
+#define LMIC_ADAPT_STEPS_DEFAULT 1
+#define LMIC_ADAPT_LR_SHIFT_DEFAULT 12
+static inline int lmic_adapt_byte(int steps, int lr_shift) {
+    return steps >= 1 && steps <= 15 && lr_shift >= 6 && lr_shift <= 21 ? (lr_shift - 6) << 4 | steps : -1;
+}
 
 // Which coder codes a chunk's residuals: the model alone (LM), the plain
 // coder (PLAIN), the model mixed with the plain coder's model (MIX), or
@@ -630,7 +647,8 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
                                 lmic_buf *out, size_t *size, uint8_t *mode);
 // Parses the head of a coded chunk's payload (size bytes): its predictors
 // (pred[channels]) and its coder (*coder: 0 the model, 1 the plain coder,
-// 2 the model mixed with the plain coder's model);
+// 2 the model mixed with the plain coder's model, 3 and 4 as 0 and 2 with
+// online adaptation, whose byte is the head's last);
 // *used receives the head's length, after which the coded stream starts.
 // LMIC_ERR_CORRUPT for a damaged head (the stream after it may be empty).
 lmic_status lmic_audio_chunk_head(const uint8_t *payload, size_t size, int channels, lmic_pred *pred,

@@ -24,7 +24,8 @@ static int params_ok_(const lmic_audio_params *p) {
            (p->spec.layout != LMIC_LAYOUT_CHANNEL || p->spec.channels == 1);
 }
 
-enum { CODER_LM_ = 0, CODER_PLAIN_ = 1, CODER_MIX_ = 2 };  // the coder byte
+// The coder byte: 3 and 4 are 0 and 2 with online adaptation.
+enum { CODER_LM_ = 0, CODER_PLAIN_ = 1, CODER_MIX_ = 2, CODER_LM_ADAPT_ = 3, CODER_MIX_ADAPT_ = 4 };
 
 // The bytes of chunk i's segment streams (without their sizes).
 static size_t seg_bytes_(const size_t *ssize, const size_t *sfirst, size_t i) {
@@ -39,10 +40,54 @@ lmic_status lmic_audio_chunk_head(const uint8_t *payload, size_t size, int chann
     size_t u;
     lmic_status st = lmic_pred_read(payload, size, channels, pred, &u);
     if (st != LMIC_OK) return st;
-    RETURN_IF(u >= size || payload[u] > CODER_MIX_, LMIC_ERR_CORRUPT);
-    *coder = payload[u];
-    *used = u + 1;
+    RETURN_IF(u >= size || payload[u] > CODER_MIX_ADAPT_, LMIC_ERR_CORRUPT);
+    *coder = payload[u++];
+    if (*coder >= CODER_LM_ADAPT_) {  // the adaptation byte: steps 1 .. 15
+        RETURN_IF(u >= size || (payload[u] & 15) == 0, LMIC_ERR_CORRUPT);
+        u++;
+    }
+    *used = u;
     return LMIC_OK;
+}
+
+// --- online adaptation (lmic.h, docs/format.md "Online adaptation")
+
+// Codes (code NULL) or decodes one chunk's k model segments (slen[j] tokens
+// each, one after another in tok) with the model adapting between them as
+// the adaptation byte ab says. Encoding appends the segment streams to out
+// and their sizes to size[0..k); decoding reads code[j] (size[j] bytes) into
+// tok. mix (NULL: none) describes the k segments. One thread: chunks are what
+// threads split.
+static lmic_status adapt_chunk_(const lmic_model *m, const lmic_lm_windows *w, const lmic_lm_mix *mix, int ab,
+                                size_t k, const size_t *slen, uint8_t *tok, const uint8_t *const *code,
+                                size_t *size, lmic_buf *out) {
+    lmic_trainer *t = NULL;
+    lmic_status st = LMIC_OK;
+    if (k > 1) {
+        lmic_train_config tc;
+        lmic_train_config_default(&tc);
+        tc.batch = LMIC_LM_SEGMENT_WINDOWS;
+        tc.seq = (int)w->window;
+        tc.lr = 1.0f / (float)(1u << ((ab >> 4) + 6));
+        st = lmic_trainer_new(m, &tc, &t);
+    }
+    size_t off = 0;
+    for (size_t j = 0; j < k && st == LMIC_OK; off += slen[j], j++) {
+        const lmic_model *mj = t ? lmic_trainer_model(t) : m;
+        lmic_lm_mix mx;
+        if (mix) {
+            mx = *mix;
+            mx.frames += j;
+            mx.start += j;
+        }
+        st = code ? lmic_lm_decode(mj, w, mix ? &mx : NULL, code + j, size + j, slen + j, 1, 1, tok + off)
+                  : lmic_lm_encode(mj, w, mix ? &mx : NULL, tok + off, slen + j, 1, 1, out, size + j);
+        // Every segment but the last is LMIC_LM_SEGMENT_WINDOWS whole windows:
+        // one batch of (LMIC_LM_SEGMENT_WINDOWS, window) tokens.
+        for (int s = 0; st == LMIC_OK && j + 1 < k && s < (ab & 15); s++) st = lmic_trainer_step(t, tok + off, NULL);
+    }
+    lmic_trainer_free(t);
+    return st;
 }
 
 lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p, int predict, int coder,
@@ -50,7 +95,8 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
                                 lmic_buf *out, size_t *size, uint8_t *mode) {
     RETURN_IF(!m || !params_ok_(p) || (n && (!frames || !nframes || !out || !size || !mode)) ||
               threads < 1 || predict < -1 || predict > LMIC_PRED_EFFORT_HIGH ||
-              coder < LMIC_ENTROPY_AUTO || coder > LMIC_ENTROPY_MIX, LMIC_ERR_ARG);
+              coder < LMIC_ENTROPY_AUTO || coder > LMIC_ENTROPY_MIX ||
+              (p->adapt != 0 && (p->adapt < 0 || p->adapt > 255 || (p->adapt & 15) == 0)), LMIC_ERR_ARG);
     for (size_t i = 0; i < n; i++) RETURN_IF(nframes[i] < 1, LMIC_ERR_ARG);
     const int C = p->spec.channels;
     const size_t fb = (size_t)lmic_pcm_frame_bytes(&p->spec);
@@ -130,9 +176,26 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
             sfirst[i + 1] = j;
         }
         lmic_lm_mix mix = {rspec, sfr, sst};
-        if ((st = lmic_lm_encode(m, &p->windows, mixed ? &mix : NULL, tok, slen, nseg, threads, &code, ssize)) !=
-            LMIC_OK)
-            goto fail;
+        if (!p->adapt) {
+            st = lmic_lm_encode(m, &p->windows, mixed ? &mix : NULL, tok, slen, nseg, threads, &code, ssize);
+        } else {  // chunk by chunk, each on one thread, its streams in part[i]
+            lmic_buf *part = calloc(n + 1, sizeof *part);
+            if (!part) { st = LMIC_ERR_NOMEM; goto fail; }
+            #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+            for (size_t i = 0; i < n; i++) {
+                lmic_lm_mix mi = {rspec, sfr + sfirst[i], sst + sfirst[i]};
+                lmic_status s = adapt_chunk_(m, &p->windows, mixed ? &mi : NULL, p->adapt, sfirst[i + 1] - sfirst[i],
+                                             slen + sfirst[i], tok + foff[i] * fb, NULL, ssize + sfirst[i], &part[i]);
+                if (s != LMIC_OK) {
+                    #pragma omp critical
+                    st = s;
+                }
+            }
+            for (size_t i = 0; i < n && st == LMIC_OK; i++) st = lmic_buf_append(&code, part[i].data, part[i].size);
+            for (size_t i = 0; i < n; i++) lmic_buf_free(&part[i]);
+            free(part);
+        }
+        if (st != LMIC_OK) goto fail;
         for (size_t i = 0; i < n; i++) {  // the stream: the segments' sizes but the last's, then theirs
             code_size[i] = 0;
             for (size_t j = sfirst[i]; j < sfirst[i + 1]; j++)
@@ -145,12 +208,14 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
         if ((st = lmic_pred_write(pred + i * (size_t)C, C, &head)) != LMIC_OK) goto fail;
         int use_plain = psize[i] <= code_size[i];  // ties: the plain coder decodes faster
         size_t cs = use_plain ? psize[i] : code_size[i];
-        uint8_t cb = use_plain ? CODER_PLAIN_ : mixed ? CODER_MIX_ : CODER_LM_;
-        if (cs < len[i] && head.size + 1 + cs < len[i]) {
+        uint8_t cb[2] = {use_plain ? CODER_PLAIN_ : mixed ? CODER_MIX_ : CODER_LM_, (uint8_t)p->adapt};
+        size_t nb = 1;
+        if (!use_plain && p->adapt) cb[0] = mixed ? CODER_MIX_ADAPT_ : CODER_LM_ADAPT_, nb = 2;
+        if (cs < len[i] && head.size + nb + cs < len[i]) {
             mode[i] = LMIC_CHUNK_LM;
-            size[i] = head.size + 1 + cs;
+            size[i] = head.size + nb + cs;
             st = lmic_buf_append(out, head.data, head.size);
-            if (st == LMIC_OK) st = lmic_buf_append(out, &cb, 1);
+            if (st == LMIC_OK) st = lmic_buf_append(out, cb, nb);
             if (use_plain) {
                 if (st == LMIC_OK) st = lmic_buf_append(out, plain[i].data, cs);
             } else {
@@ -198,7 +263,7 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
     // lsize[j] bytes, clen[j] tokens; ctok holds their residual tokens in
     // order, chunk i's from tokoff[i].
     size_t *csize = malloc((n + 1) * sizeof *csize), *foff = malloc((n + 1) * sizeof *foff);
-    size_t *tokoff = malloc((n + 1) * sizeof *tokoff);
+    size_t *tokoff = malloc((n + 1) * sizeof *tokoff), *sfirst = malloc((n + 1) * sizeof *sfirst);
     const uint8_t **code = malloc((n + 1) * sizeof *code);
     lmic_pred *pred = malloc((n * (size_t)C + 1) * sizeof *pred);
     int *coder = malloc((n + 1) * sizeof *coder);
@@ -210,7 +275,7 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
     const uint8_t **lcode = malloc((nseg + 1) * sizeof *lcode);
     size_t *lsize = malloc((nseg + 1) * sizeof *lsize), *clen = malloc((nseg + 1) * sizeof *clen);
     size_t *mfr = malloc((nseg + 1) * sizeof *mfr), *mst = malloc((nseg + 1) * sizeof *mst);
-    if (!csize || !foff || !tokoff || !code || !lcode || !pred || !coder || !lsize || !clen || !mfr || !mst) {
+    if (!csize || !foff || !tokoff || !sfirst || !code || !lcode || !pred || !coder || !lsize || !clen || !mfr || !mst) {
         st = LMIC_ERR_NOMEM;
         goto done;
     }
@@ -234,13 +299,18 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
         poff += size[i];
     }
     if (!(ctok = malloc(ltok + 1))) { st = LMIC_ERR_NOMEM; goto done; }
-    // The model's chunks, the pure ones then the mixed ones (one decoder call
-    // each): their segments' sizes (all but the last), then their streams.
+    // The model's chunks, kind by kind (pure, mixed, and both adapted): their
+    // segments' sizes (all but the last), then their streams. A kind without
+    // adaptation is one decoder call; an adapted chunk decodes alone (its
+    // model is its own), chunks spread over threads.
     ltok = 0;
-    for (int kind = CODER_LM_; kind <= CODER_MIX_; kind += CODER_MIX_ - CODER_LM_) {
+    static const int kinds[] = {CODER_LM_, CODER_MIX_, CODER_LM_ADAPT_, CODER_MIX_ADAPT_};
+    for (int ki = 0; ki < 4; ki++) {
+        const int kind = kinds[ki], mixed = kind == CODER_MIX_ || kind == CODER_MIX_ADAPT_;
         size_t nlm = 0, base = ltok;
         for (size_t i = 0; i < n; i++) {
             if (coder[i] != kind) continue;
+            sfirst[i] = nlm;
             size_t L = nframes[i] * fb, k = (L + seg - 1) / seg, pos = 0, left;
             uint64_t v;
             for (size_t j = 0; j + 1 < k; j++) {
@@ -268,9 +338,24 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
             ltok += L;
         }
         lmic_lm_mix mix = {rspec, mfr, mst};
-        if (nlm > 0 && (st = lmic_lm_decode(m, &p->windows, kind == CODER_MIX_ ? &mix : NULL, lcode, lsize,
-                                            clen, nlm, threads, ctok + base)) != LMIC_OK)
-            goto done;
+        if (nlm == 0) continue;
+        if (kind < CODER_LM_ADAPT_) {
+            st = lmic_lm_decode(m, &p->windows, mixed ? &mix : NULL, lcode, lsize, clen, nlm, threads, ctok + base);
+        } else {
+            #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+            for (size_t i = 0; i < n; i++) {
+                if (coder[i] != kind) continue;
+                const size_t j = sfirst[i], k = (nframes[i] * fb + seg - 1) / seg;
+                lmic_lm_mix mi = {rspec, mfr + j, mst + j};
+                lmic_status s = adapt_chunk_(m, &p->windows, mixed ? &mi : NULL, code[i][-1], k, clen + j,
+                                             ctok + tokoff[i], lcode + j, lsize + j, NULL);
+                if (s != LMIC_OK) {
+                    #pragma omp critical
+                    st = s;
+                }
+            }
+        }
+        if (st != LMIC_OK) goto done;
     }
     // Residuals -> samples, chunk by chunk over threads (the plain coder's
     // chunks decode here too).
@@ -298,7 +383,7 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
     }
     st = pst;
 done:
-    free(csize); free(clen); free(foff); free(tokoff); free(code); free(lcode);
+    free(csize); free(clen); free(foff); free(tokoff); free(sfirst); free(code); free(lcode);
     free(pred); free(coder); free(ctok); free(lsize); free(mfr); free(mst);
     return st;
 }

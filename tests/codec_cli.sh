@@ -138,6 +138,9 @@ roundtrip grid-midside "$T/stereo" --stereo ms --coder mix
 mkdir -p "$T/mono"; cp "$T"/grid/*-1ch.wav "$T/mono/"
 roundtrip grid-channel0 "$T/mono" --layout channel:0 --coder plain
 roundtrip odd-headers "$T/odd"
+# Online adaptation: short windows and chunks so that most chunks have many
+# segments (the model takes Adam steps between them, in encoder and decoder).
+roundtrip grid-adapt "$T/grid" --threads 2 --coder lm --adapt=2,8 --window 32 --chunk 700
 
 # Every mode occurs: speech chunks coded by the coder asked for, noise
 # stored raw.
@@ -156,6 +159,14 @@ grep -q 'chunks: *1 (0 by the model, 0 by the plain coder, 1 by both mixed, 0 st
   && ok "info: --coder mix mixes them" || bad "info mix" "$(grep chunks: "$T/info-mix")"
 "$LMIC" compress -q -f --model "$M" "$T/random8.wav" -o "$T/r8.lmic" 2>/dev/null
 "$LMIC" info "$T/r8.lmic" > "$T/info-raw" 2>&1
+# --adapt changes what the model predicts (so the stream), and info says so.
+"$LMIC" compress -q -f --model "$M" --coder lm --adapt=4,8 "$T/odd/speech.wav" -o "$T/sp-ad.lmic" 2>/dev/null
+"$LMIC" info "$T/sp-ad.lmic" > "$T/info-ad" 2>&1
+"$LMIC" decompress -q -f --model "$M" "$T/sp-ad.lmic" -o "$T/sp-ad.wav" 2>/dev/null
+cmp -s "$T/odd/speech.wav" "$T/sp-ad.wav" && ok "--adapt: round trip" || bad "--adapt: round trip"
+grep -q 'adapted: *1 chunks' "$T/info-ad" && ! cmp -s "$T/sp-ad.lmic" "$T/sp-lm.lmic" \
+  && ok "--adapt: the chunk is adapted, its stream differs" || bad "--adapt" "$(cat "$T/info-ad")"
+expect_error "--adapt=0" 2 "steps 1..15" -- "$LMIC" compress --adapt=0 "$T/odd/speech.wav" -o "$T/x.lmic"
 grep -q 'chunks: *\([0-9]*\) (0 by the model, 0 by the plain coder, 0 by both mixed, \1 stored raw)' "$T/info-raw" \
   && ok "info: noise stored raw" || bad "info raw" "$(grep chunks: "$T/info-raw")"
 grep -q "^model: *[0-9a-f]\{32\}" "$T/info" && grep -q "restored byte for byte" "$T/info" \
@@ -298,7 +309,17 @@ if [ -x $G ] && [ -x $K ] && [ $G -nt tools/codec_cmd.c ] && [ $K -nt tools/code
       || xbad="$xbad $n(clang->gcc)"
     nx=$((nx + 1))
   done
-  [ -z "$xbad" ] && ok "cross-build: $nx files, same .lmic bytes, both directions" || bad "cross-build:$xbad"
+  # Online adaptation runs the trainer's arithmetic in the coding path.
+  f=$X/speech.wav
+  $G compress -q --threads 1 --model "$M" --coder mix --adapt=3,8 "$f" -o "$X/ad.g.lmic" || xbad="$xbad adapt(gcc)"
+  $K compress -q --threads 2 --model "$M" --coder mix --adapt=3,8 "$f" -o "$X/ad.k.lmic" || xbad="$xbad adapt(clang)"
+  cmp -s "$X/ad.g.lmic" "$X/ad.k.lmic" || xbad="$xbad adapt(.lmic differ)"
+  $K decompress -q --threads 2 --model "$M" "$X/ad.g.lmic" -o "$X/ad.gk.wav" && cmp -s "$f" "$X/ad.gk.wav" \
+    || xbad="$xbad adapt(gcc->clang)"
+  $G decompress -q --threads 1 --model "$M" "$X/ad.k.lmic" -o "$X/ad.kg.wav" && cmp -s "$f" "$X/ad.kg.wav" \
+    || xbad="$xbad adapt(clang->gcc)"
+  [ -z "$xbad" ] && ok "cross-build: $nx files and an adapted one, same .lmic bytes, both directions" \
+    || bad "cross-build:$xbad"
 else
   bad "cross-build: $G and $K missing or stale (run tests/crossbuild.sh first)"
 fi

@@ -38,6 +38,7 @@ typedef struct {
     int channel, mid_side;
     int chunk, window, overlap, predict;  // 0: the defaults above; predict: effort or -1
     int coder;                            // lmic_entropy
+    int adapt;                            // 0, or an lmic_adapt_byte
     const char **inputs;
     int ninputs;
 } codec_opts;
@@ -107,6 +108,14 @@ static void parse_codec_(int argc, char **argv, codec_opts *o) {
             else if (!strcmp(v, "plain")) o->coder = LMIC_ENTROPY_PLAIN;
             else if (!strcmp(v, "mix")) o->coder = LMIC_ENTROPY_MIX;
             else die_usage_("--coder %s: use auto, mix, lm or plain", v);
+        } else if (!strcmp(a, "--adapt")) {  // --adapt[=STEPS[,LR_SHIFT]]
+            int steps = LMIC_ADAPT_STEPS_DEFAULT, shift = LMIC_ADAPT_LR_SHIFT_DEFAULT;
+            char extra;
+            if (val && sscanf(val, "%d,%d%c", &steps, &shift, &extra) != 2 &&
+                sscanf(val, "%d%c", &steps, &extra) != 1)
+                die_usage_("--adapt=%s: use --adapt, --adapt=STEPS or --adapt=STEPS,LR_SHIFT", val);
+            if ((o->adapt = lmic_adapt_byte(steps, shift)) < 0)
+                die_usage_("--adapt=%s: steps 1..15 per segment, learning rate 2^-LR_SHIFT with LR_SHIFT 6..21", val);
         } else {
             die_usage_("unknown option '%s'", argv[i]);
         }
@@ -268,7 +277,7 @@ static void compress_one_(const codec_opts *o, const char *in) {
     }
     // Code the chunks.
     lmic_buf payload = {0};
-    lmic_audio_params ap = {fi.spec, {win, ovl}};
+    lmic_audio_params ap = {fi.spec, {win, ovl}, o->adapt};
     size_t *nfr = malloc((nch + 1) * sizeof *nfr);
     if (!nfr) die_("%s: out of memory", display_(in));
     for (uint64_t c = 0; c < nch; c++) nfr[c] = len[c] / fb;
@@ -447,7 +456,7 @@ static void decompress_one_(const codec_opts *o, const char *in, const char *out
     size_t *nfr = malloc((nch + 1) * sizeof *nfr);
     if (!samp || !pcm || !nfr) die_("%s: out of memory", name);
     for (c = 0; c < nch; c++) nfr[c] = len[c] / fb;
-    lmic_audio_params ap = {fi.spec, {fi.window, fi.overlap}};
+    lmic_audio_params ap = {fi.spec, {fi.window, fi.overlap}, 0};
     progress pr;
     progress_start(&pr, out ? "decompress" : "test", (double)ntok, o->progress && !o->quiet);
     size_t toff = 0, pos = hs;
@@ -554,8 +563,9 @@ int cmd_info(int argc, char **argv) {
         const char *dname;
         lmic_model_fingerprint(default_model(&dname), dfp);
         // Coded chunks by coder (from each payload's head, where it lies
-        // inside the file); the rest are raw.
-        uint64_t nch = lmic_file_chunks(&fi), ncoded[3] = {0, 0, 0}, nbad = 0, payload = 0;
+        // inside the file; coders 3 and 4 are 0 and 2 adapted); the rest
+        // are raw.
+        uint64_t nch = lmic_file_chunks(&fi), ncoded[3] = {0, 0, 0}, nadapt = 0, nbad = 0, payload = 0;
         for (uint64_t e = 0; e < fi.nentries; e++) {
             if (fi.entry[e].mode == LMIC_CHUNK_LM) {
                 lmic_pred pr[LMIC_PCM_MAX_CHANNELS];
@@ -563,10 +573,12 @@ int cmd_info(int argc, char **argv) {
                 int coder;
                 if (fi.entry[e].size <= src.size - hs && payload <= src.size - hs - fi.entry[e].size &&
                     lmic_audio_chunk_head(src.data + hs + payload, (size_t)fi.entry[e].size,
-                                          (int)fi.channels, pr, &coder, &used) == LMIC_OK)
-                    ncoded[coder]++;
-                else
+                                          (int)fi.channels, pr, &coder, &used) == LMIC_OK) {
+                    nadapt += coder >= 3;
+                    ncoded[coder == 3 ? 0 : coder == 4 ? 2 : coder]++;
+                } else {
                     nbad++;
+                }
             }
             payload += fi.entry[e].size;
         }
@@ -591,6 +603,7 @@ int cmd_info(int argc, char **argv) {
                (unsigned long long)(nch - ncoded[0] - ncoded[1] - ncoded[2] - nbad));
         if (nbad) printf(", %llu unreadable", (unsigned long long)nbad);
         printf(")\n");
+        if (nadapt) printf("adapted:     %llu chunks (the model learns as it codes)\n", (unsigned long long)nadapt);
         printf("wav extra:   %llu bytes before the samples, %llu after\n",
                (unsigned long long)fi.prefix_size, (unsigned long long)fi.suffix_size);
         printf("sizes:       header+index %zu, payload %llu, file %zu; WAV %llu (%.2f %%)\n", hs,
