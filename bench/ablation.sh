@@ -8,7 +8,8 @@
 #   pred-lm     --coder lm                  predictor + the LM
 #   pred-mix    --coder mix                 predictor + the LM mixed with the plain model
 #   auto        (the default)               per chunk, the shorter of pred-plain and pred-mix
-#   auto-adapt  --adapt                     auto, the model adapting online (lmic.h, docs/format.md)
+#   pred-lm-adapt --coder lm --adapt        pred-lm, the model adapting online (docs/format.md)
+#   auto-adapt  --adapt                     auto, the model adapting online
 # usage: bench/ablation.sh [BUILD_DIR]   environment: DIRS (the dev categories),
 #   MAXFILES (24), THREADS (2), VARIANTS ("raw-lm pred-plain pred-lm auto"),
 #   OUT (bench/results/ablation.csv)
@@ -27,6 +28,7 @@ for v in $VARIANTS; do
     pred-lm) opts="--coder lm" ;;
     pred-mix) opts="--coder mix" ;;
     auto) opts="" ;;
+    pred-lm-adapt) opts="--coder lm --adapt" ;;
     auto-adapt) opts="--adapt" ;;
     *) echo "ablation: unknown variant $v" >&2; exit 2 ;;
   esac
