@@ -30,9 +30,11 @@
 #define RETURN_IF(cond, st) do { if (cond) return (st); } while (0)
 
 // The table for symbols 0..bits of context k, as a CDF.
-static void cdf_(const plain_model_ *m, int k, int bits, uint32_t *cdf) {
+static void cdf_(const plain_model_ *m, const plain_chan_ *ch, int bits, uint32_t *cdf) {
+    uint32_t F[PLAIN_NS_];
+    plain_freqs_(m, ch, bits, F);
     cdf[0] = 0;
-    for (int s = 0; s <= bits; s++) cdf[s + 1] = cdf[s] + m->freq[k][s];
+    for (int s = 0; s <= bits; s++) cdf[s + 1] = cdf[s] + F[s];
 }
 
 // uni[i] = i: the CDF of up to 8 bits stored as they are.
@@ -49,7 +51,7 @@ lmic_status lmic_plain_encode(const int32_t *res, size_t n, int channels, int bi
     size_t out0 = out->size;
     lmic_status st = LMIC_OK;
     plain_model_ *m = malloc(sizeof *m);
-    uint64_t *a = calloc((size_t)channels, sizeof *a);  // a is (C): running sums
+    plain_chan_ *a = calloc((size_t)channels, sizeof *a);  // a is (C): running sums
     lmic_encoder *enc = lmic_encoder_new();
     if (!m || !a || !enc) { st = LMIC_ERR_NOMEM; goto done; }
     plain_init_(m);
@@ -61,7 +63,7 @@ lmic_status lmic_plain_encode(const int32_t *res, size_t n, int channels, int bi
             // to `bits` bits already; this only guards the range).
             uint32_t u = plain_zigzag_(lmic_sext_((uint32_t)res[t * (size_t)channels + c], bits));
             int nb = plain_bitlen_(u), left = nb - 1;  // left: bits below the leading one
-            cdf_(m, plain_context_(a[c]), bits, cdf);
+            cdf_(m, &a[c], bits, cdf);
             if ((st = lmic_encoder_encode(enc, cdf, bits + 1, nb)) != LMIC_OK) goto done;
             if (left >= 1) {
                 int b1 = (int)((u >> (left - 1)) & 1);
@@ -105,7 +107,7 @@ lmic_status lmic_plain_decode(const uint8_t *code, size_t size, size_t n, int ch
               bits < 1 || bits > 32, LMIC_ERR_ARG);
     lmic_status st = LMIC_OK;
     plain_model_ *m = malloc(sizeof *m);
-    uint64_t *a = calloc((size_t)channels, sizeof *a);
+    plain_chan_ *a = calloc((size_t)channels, sizeof *a);
     lmic_decoder *dec = lmic_decoder_new(code, size);
     if (!m || !a || !dec) { st = LMIC_ERR_NOMEM; goto done; }
     plain_init_(m);
@@ -114,7 +116,7 @@ lmic_status lmic_plain_decode(const uint8_t *code, size_t size, size_t n, int ch
     for (size_t t = 0; t < n; t++) {
         for (int c = 0; c < channels; c++) {
             int nb;
-            cdf_(m, plain_context_(a[c]), bits, cdf);
+            cdf_(m, &a[c], bits, cdf);
             if ((st = lmic_decoder_decode(dec, cdf, bits + 1, &nb)) != LMIC_OK) goto done;
             uint32_t u = nb ? 1u : 0u;
             int left = nb - 1;

@@ -15,12 +15,22 @@
 #define PLAIN_PROB_ONE_ 65536u    // binary probabilities are Q16, adapting by 1/32
 #define PLAIN_PROB_SHIFT_ 5
 
+#ifndef PLAIN_BSHIFT_
+#define PLAIN_BSHIFT_ 5           // the slow sum forgets 1/32 per sample
+#endif
+
 typedef struct {
-    uint32_t freq[PLAIN_NK_][PLAIN_NS_];  // bit-length counts by magnitude context
+    uint32_t freq[PLAIN_NK_][PLAIN_NS_];  // bit-length counts by fast context
     uint32_t total[PLAIN_NK_];
+    uint32_t freq2[PLAIN_NK_][PLAIN_NS_]; // bit-length counts by slow context
+    uint32_t total2[PLAIN_NK_];
     uint32_t p1[PLAIN_NS_];               // P(first bit below the leading one = 0), by n
     uint32_t p2[PLAIN_NS_][2];            // P(second bit = 0), by n and the first bit
 } plain_model_;
+
+typedef struct {
+    uint64_t a, b;                        // running sums, fast and slow
+} plain_chan_;
 
 static inline int plain_bitlen_(uint64_t x) {
     int n = 0;
@@ -36,20 +46,25 @@ static inline int plain_context_(uint64_t a) {
     return 2 * L - 1 + (int)((a >> (L - 2)) & 1);
 }
 
-static inline void plain_init_(plain_model_ *m) {
+static inline void plain_table_init_(uint32_t (*freq)[PLAIN_NS_], uint32_t *total, int shift) {
     for (int k = 0; k < PLAIN_NK_; k++) {
         // A prior around the bit length that the context's mean implies
         // (a is 8 x the mean, so about bitlen(a) - 3), so that the first
         // samples of a chunk are not coded from a flat table.
-        int c = k / 2 - PLAIN_ASHIFT_;
+        int c = k / 2 - shift;
         uint32_t t = 0;
         for (int s = 0; s < PLAIN_NS_; s++) {
             int d = s > c ? s - c : c - s;
-            m->freq[k][s] = 1 + (d < 3 ? 32u >> (2 * d) : 0);
-            t += m->freq[k][s];
+            freq[k][s] = 1 + (d < 3 ? 32u >> (2 * d) : 0);
+            t += freq[k][s];
         }
-        m->total[k] = t;
+        total[k] = t;
     }
+}
+
+static inline void plain_init_(plain_model_ *m) {
+    plain_table_init_(m->freq, m->total, PLAIN_ASHIFT_);
+    plain_table_init_(m->freq2, m->total2, PLAIN_BSHIFT_);
     for (int n = 0; n < PLAIN_NS_; n++) {
         m->p1[n] = PLAIN_PROB_ONE_ / 2;
         m->p2[n][0] = m->p2[n][1] = PLAIN_PROB_ONE_ / 2;
@@ -65,24 +80,40 @@ static inline void plain_update_prob_(uint32_t *p, int bit) {
 
 // After a residual with zig-zag value u has been coded in the channel whose
 // running sum is *a: the tables and the sum learn from it.
-static inline void plain_learn_(plain_model_ *m, uint64_t *a, uint32_t u) {
-    int k = plain_context_(*a), n = plain_bitlen_(u);
-    m->freq[k][n] += PLAIN_FREQ_INC_;
-    m->total[k] += PLAIN_FREQ_INC_;
-    if (m->total[k] > PLAIN_FREQ_LIMIT_) {
+static inline void plain_count_(uint32_t *freq, uint32_t *total, int n) {
+    freq[n] += PLAIN_FREQ_INC_;
+    *total += PLAIN_FREQ_INC_;
+    if (*total > PLAIN_FREQ_LIMIT_) {
         uint32_t t = 0;
         for (int i = 0; i < PLAIN_NS_; i++) {
-            m->freq[k][i] = (m->freq[k][i] + 1) / 2;
-            t += m->freq[k][i];
+            freq[i] = (freq[i] + 1) / 2;
+            t += freq[i];
         }
-        m->total[k] = t;
+        *total = t;
     }
+}
+
+// F[0..bits]: the bit-length frequencies that code n in channel state ch,
+// the two tables' distributions averaged.
+static inline void plain_freqs_(const plain_model_ *m, const plain_chan_ *ch, int bits, uint32_t *F) {
+    int k = plain_context_(ch->a), k2 = plain_context_(ch->b);
+    const uint32_t *f = m->freq[k], *g = m->freq2[k2];
+    uint64_t r1 = ((uint64_t)1 << 32) / m->total[k], r2 = ((uint64_t)1 << 32) / m->total2[k2];
+    for (int s = 0; s <= bits; s++)
+        F[s] = 1 + (uint32_t)((f[s] * r1) >> 17) + (uint32_t)((g[s] * r2) >> 17);
+}
+
+static inline void plain_learn_(plain_model_ *m, plain_chan_ *ch, uint32_t u) {
+    int k = plain_context_(ch->a), k2 = plain_context_(ch->b), n = plain_bitlen_(u);
+    plain_count_(m->freq[k], &m->total[k], n);
+    plain_count_(m->freq2[k2], &m->total2[k2], n);
     if (n >= 2) {
         int b1 = (int)((u >> (n - 2)) & 1);
         plain_update_prob_(&m->p1[n], b1);
         if (n >= 3) plain_update_prob_(&m->p2[n][b1], (int)((u >> (n - 3)) & 1));
     }
-    *a = *a - (*a >> PLAIN_ASHIFT_) + u;
+    ch->a = ch->a - (ch->a >> PLAIN_ASHIFT_) + u;
+    ch->b = ch->b - (ch->b >> PLAIN_BSHIFT_) + u;
 }
 
 static inline uint32_t plain_zigzag_(int32_t r) {
