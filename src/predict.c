@@ -53,6 +53,7 @@ static int64_t clamp_(int64_t v, int64_t lim) { return v > lim ? lim : v < -lim 
 #define CASC_NC_MAX 16   // stage C: NLMS
 #define BLPC_K_MAX 32    // stage L: backward-adaptive LPC
 #define BLPC_W_MAX 2048
+#define BIAS_NCTX 9      // stage D: contexts
 
 typedef struct {
     int lk, lw, lu, wn;   // stage L: order (0: a fixed 31/32 first difference
@@ -185,7 +186,9 @@ typedef struct {
     int na;              // of a.n, the taps on the own past (the rest: c-1)
     sslms_ b;
     nlms_ c;
-    int64_t bias;        // stage D: running mean of the final error, Q8
+    int64_t bias[BIAS_NCTX];  // stage D: running mean of the final error by context, Q8
+    int ctx;             // stage D's context for the current sample
+    int e1;              // sign of the last final error (-1, 0, 1)
     // Predictions made for the current sample, kept for the update.
     int64_t p0, pa, pb, pc, pd;
 } casc_;
@@ -293,8 +296,11 @@ static int64_t casc_predict_(casc_ *s, int32_t other) {
     s->pa = nlms_predict_(&s->a);
     s->pb = s->b.n ? sslms_predict_(&s->b) : 0;
     s->pc = s->c.n ? nlms_predict_(&s->c) : 0;
-    s->pd = rshr_(s->bias, 8);
-    int64_t p = s->p0 + s->pa + s->pb + s->pc + s->pd;  // working scale
+    int64_t q = s->p0 + s->pa + s->pb + s->pc;
+    int up = q > s->prev ? 2 : q < s->prev ? 0 : 1;
+    s->ctx = 3 * up + s->e1 + 1;
+    s->pd = rshr_(s->bias[s->ctx], 8);
+    int64_t p = q + s->pd;  // working scale
     if (s->down) return p * ((int64_t)1 << s->down);
     return s->up ? rshr_(p, s->up) : p;
 }
@@ -317,7 +323,9 @@ static void casc_update_(casc_ *s, int32_t x) {
         nlms_update_(&s->c, s4);
         nlms_push_(&s->c, 0, s->c.n, (int32_t)s3);
     }
-    s->bias = clamp_(s->bias + asr_(clamp_(e, lim) * 256 - s->bias, 5), lim << 8);
+    int64_t *b = &s->bias[s->ctx];
+    *b = clamp_(*b + asr_(clamp_(e, lim) * 256 - *b, 5), lim << 8);
+    s->e1 = e > 0 ? 1 : e < 0 ? -1 : 0;
 }
 
 // --- apply and restore
