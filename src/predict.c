@@ -54,6 +54,7 @@ static int64_t clamp_(int64_t v, int64_t lim) { return v > lim ? lim : v < -lim 
 #define BLPC_K_MAX 32    // stage L: backward-adaptive LPC
 #define BLPC_W_MAX 2048
 #define BIAS_NCTX 9      // stage D: contexts
+#define MIX_MU 8         // stage M: NLMS step 2^-8
 
 typedef struct {
     int lk, lw, lu, wn;   // stage L: order (0: a fixed 31/32 first difference
@@ -186,6 +187,8 @@ typedef struct {
     int na;              // of a.n, the taps on the own past (the rest: c-1)
     sslms_ b;
     nlms_ c;
+    nlms_ mix;           // stage M: weights of pA, pB, pC (Q16, start 1)
+    int64_t pm;          // pL + stage M's weighted sum
     int64_t bias[BIAS_NCTX];  // stage D: running mean of the final error by context, Q8
     int ctx;             // stage D's context for the current sample
     int e1;              // sign of the last final error (-1, 0, 1)
@@ -268,6 +271,9 @@ static void casc_init_(casc_ *s, int variant, int stereo, int bits) {
     s->b.shift = v->shift_b;
     s->c.n = v->nc;
     s->c.mu = v->mu_c;
+    s->mix.n = 3;
+    s->mix.mu = MIX_MU;
+    for (int i = 0; i < 3; i++) s->mix.w[i] = 1 << 16;
 }
 
 // The working-scale value of a sample (exact for bits <= 22).
@@ -296,7 +302,11 @@ static int64_t casc_predict_(casc_ *s, int32_t other) {
     s->pa = nlms_predict_(&s->a);
     s->pb = s->b.n ? sslms_predict_(&s->b) : 0;
     s->pc = s->c.n ? nlms_predict_(&s->c) : 0;
-    int64_t q = s->p0 + s->pa + s->pb + s->pc;
+    int32_t *h = s->mix.h;
+    h[0] = (int32_t)s->pa, h[1] = (int32_t)s->pb, h[2] = (int32_t)s->pc;
+    s->mix.pow = 0;
+    for (int i = 0; i < 3; i++) s->mix.pow += (int64_t)h[i] * h[i];
+    int64_t q = s->pm = s->p0 + nlms_predict_(&s->mix);
     int up = q > s->prev ? 2 : q < s->prev ? 0 : 1;
     s->ctx = 3 * up + s->e1 + 1;
     s->pd = rshr_(s->bias[s->ctx], 8);
@@ -315,7 +325,9 @@ static void casc_update_(casc_ *s, int32_t x) {
     int64_t s2 = clamp_(s1 - s->pa, lim);
     int64_t s3 = clamp_(s2 - s->pb, lim);
     int64_t s4 = clamp_(s3 - s->pc, lim);
-    int64_t e = s4 - s->pd;
+    int64_t em = clamp_((int64_t)xs - s->pm, lim);
+    int64_t e = em - s->pd;
+    nlms_update_(&s->mix, em);
     nlms_update_(&s->a, s2);
     nlms_push_(&s->a, 0, s->na, s1);
     if (s->b.n) sslms_update_(&s->b, s3, (int32_t)s2);
