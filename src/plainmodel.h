@@ -9,27 +9,25 @@
 
 #define PLAIN_NK_ 76              // magnitude contexts: half-octaves of a < 2^38
 #define PLAIN_NS_ 33              // bit lengths 0..32
+#define PLAIN_NT_ 3               // bit-length tables, one per running sum
 #define PLAIN_FREQ_INC_ 24        // adaptive table: increment per symbol,
 #define PLAIN_FREQ_LIMIT_ 8192    // halving when the total passes this
-#define PLAIN_ASHIFT_ 3           // the running sum forgets 1/8 per sample
 #define PLAIN_PROB_ONE_ 65536u    // binary probabilities are Q16, adapting by 1/32
 #define PLAIN_PROB_SHIFT_ 5
 
-#ifndef PLAIN_BSHIFT_
-#define PLAIN_BSHIFT_ 5           // the slow sum forgets 1/32 per sample
-#endif
+// Running sum j forgets 1/2^shift[j] per sample: a medium (about the last 8
+// samples), a slow (32) and a fast (4) view of the channel's magnitude.
+static const int plain_shift_[PLAIN_NT_] = {3, 5, 2};
 
 typedef struct {
-    uint32_t freq[PLAIN_NK_][PLAIN_NS_];  // bit-length counts by fast context
-    uint32_t total[PLAIN_NK_];
-    uint32_t freq2[PLAIN_NK_][PLAIN_NS_]; // bit-length counts by slow context
-    uint32_t total2[PLAIN_NK_];
+    uint32_t freq[PLAIN_NT_][PLAIN_NK_][PLAIN_NS_];  // bit-length counts by table and context
+    uint32_t total[PLAIN_NT_][PLAIN_NK_];
     uint32_t p1[PLAIN_NS_];               // P(first bit below the leading one = 0), by n
     uint32_t p2[PLAIN_NS_][2];            // P(second bit = 0), by n and the first bit
 } plain_model_;
 
 typedef struct {
-    uint64_t a, b;                        // running sums, fast and slow
+    uint64_t a[PLAIN_NT_];                // a channel's running sums, one per table
 } plain_chan_;
 
 static inline int plain_bitlen_(uint64_t x) {
@@ -46,25 +44,21 @@ static inline int plain_context_(uint64_t a) {
     return 2 * L - 1 + (int)((a >> (L - 2)) & 1);
 }
 
-static inline void plain_table_init_(uint32_t (*freq)[PLAIN_NS_], uint32_t *total, int shift) {
-    for (int k = 0; k < PLAIN_NK_; k++) {
-        // A prior around the bit length that the context's mean implies
-        // (a is 8 x the mean, so about bitlen(a) - 3), so that the first
-        // samples of a chunk are not coded from a flat table.
-        int c = k / 2 - shift;
-        uint32_t t = 0;
-        for (int s = 0; s < PLAIN_NS_; s++) {
-            int d = s > c ? s - c : c - s;
-            freq[k][s] = 1 + (d < 3 ? 32u >> (2 * d) : 0);
-            t += freq[k][s];
-        }
-        total[k] = t;
-    }
-}
-
 static inline void plain_init_(plain_model_ *m) {
-    plain_table_init_(m->freq, m->total, PLAIN_ASHIFT_);
-    plain_table_init_(m->freq2, m->total2, PLAIN_BSHIFT_);
+    for (int j = 0; j < PLAIN_NT_; j++)
+        for (int k = 0; k < PLAIN_NK_; k++) {
+            // A prior around the bit length that the context's mean implies
+            // (a is 2^shift x the mean, so about bitlen(a) - shift), so that
+            // the first samples of a chunk are not coded from a flat table.
+            int c = k / 2 - plain_shift_[j];
+            uint32_t t = 0;
+            for (int s = 0; s < PLAIN_NS_; s++) {
+                int d = s > c ? s - c : c - s;
+                m->freq[j][k][s] = 1 + (d < 3 ? 32u >> (2 * d) : 0);
+                t += m->freq[j][k][s];
+            }
+            m->total[j][k] = t;
+        }
     for (int n = 0; n < PLAIN_NS_; n++) {
         m->p1[n] = PLAIN_PROB_ONE_ / 2;
         m->p2[n][0] = m->p2[n][1] = PLAIN_PROB_ONE_ / 2;
@@ -78,42 +72,43 @@ static inline void plain_update_prob_(uint32_t *p, int bit) {
     if (*p > PLAIN_PROB_ONE_ - 64) *p = PLAIN_PROB_ONE_ - 64;
 }
 
-// After a residual with zig-zag value u has been coded in the channel whose
-// running sum is *a: the tables and the sum learn from it.
-static inline void plain_count_(uint32_t *freq, uint32_t *total, int n) {
-    freq[n] += PLAIN_FREQ_INC_;
-    *total += PLAIN_FREQ_INC_;
-    if (*total > PLAIN_FREQ_LIMIT_) {
-        uint32_t t = 0;
-        for (int i = 0; i < PLAIN_NS_; i++) {
-            freq[i] = (freq[i] + 1) / 2;
-            t += freq[i];
-        }
-        *total = t;
+// F[0..bits]: the frequencies that code the bit length n in channel state
+// ch: the three tables' distributions (each in the context of its running
+// sum) averaged, each scaled to 2^15, plus 1. sum F < 2^17.
+static inline void plain_freqs_(const plain_model_ *m, const plain_chan_ *ch, int bits, uint32_t *F) {
+    for (int s = 0; s <= bits; s++) F[s] = 1;
+    for (int j = 0; j < PLAIN_NT_; j++) {
+        int k = plain_context_(ch->a[j]);
+        const uint32_t *f = m->freq[j][k];
+        uint64_t r = ((uint64_t)1 << 32) / m->total[j][k];
+        for (int s = 0; s <= bits; s++) F[s] += (uint32_t)((f[s] * r) >> 17);
     }
 }
 
-// F[0..bits]: the bit-length frequencies that code n in channel state ch,
-// the two tables' distributions averaged.
-static inline void plain_freqs_(const plain_model_ *m, const plain_chan_ *ch, int bits, uint32_t *F) {
-    int k = plain_context_(ch->a), k2 = plain_context_(ch->b);
-    const uint32_t *f = m->freq[k], *g = m->freq2[k2];
-    uint64_t r1 = ((uint64_t)1 << 32) / m->total[k], r2 = ((uint64_t)1 << 32) / m->total2[k2];
-    for (int s = 0; s <= bits; s++)
-        F[s] = 1 + (uint32_t)((f[s] * r1) >> 17) + (uint32_t)((g[s] * r2) >> 17);
-}
-
+// After a residual with zig-zag value u has been coded in channel state ch:
+// the tables and the sums learn from it.
 static inline void plain_learn_(plain_model_ *m, plain_chan_ *ch, uint32_t u) {
-    int k = plain_context_(ch->a), k2 = plain_context_(ch->b), n = plain_bitlen_(u);
-    plain_count_(m->freq[k], &m->total[k], n);
-    plain_count_(m->freq2[k2], &m->total2[k2], n);
+    int n = plain_bitlen_(u);
+    for (int j = 0; j < PLAIN_NT_; j++) {
+        int k = plain_context_(ch->a[j]);
+        uint32_t *f = m->freq[j][k], *t = &m->total[j][k];
+        f[n] += PLAIN_FREQ_INC_;
+        *t += PLAIN_FREQ_INC_;
+        if (*t > PLAIN_FREQ_LIMIT_) {
+            uint32_t sum = 0;
+            for (int i = 0; i < PLAIN_NS_; i++) {
+                f[i] = (f[i] + 1) / 2;
+                sum += f[i];
+            }
+            *t = sum;
+        }
+    }
     if (n >= 2) {
         int b1 = (int)((u >> (n - 2)) & 1);
         plain_update_prob_(&m->p1[n], b1);
         if (n >= 3) plain_update_prob_(&m->p2[n][b1], (int)((u >> (n - 3)) & 1));
     }
-    ch->a = ch->a - (ch->a >> PLAIN_ASHIFT_) + u;
-    ch->b = ch->b - (ch->b >> PLAIN_BSHIFT_) + u;
+    for (int j = 0; j < PLAIN_NT_; j++) ch->a[j] = ch->a[j] - (ch->a[j] >> plain_shift_[j]) + u;
 }
 
 static inline uint32_t plain_zigzag_(int32_t r) {
