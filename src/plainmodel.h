@@ -9,6 +9,7 @@
 
 #define PLAIN_NK_ 76              // magnitude contexts: half-octaves of a < 2^38
 #define PLAIN_NS_ 33              // bit lengths 0..32
+#define PLAIN_NB_ 3               // contexts of the two bits below the leading one
 #define PLAIN_NT_ 3               // bit-length tables, one per running sum
 #define PLAIN_FREQ_INC_ 24        // adaptive table: increment per symbol,
 #define PLAIN_FREQ_LIMIT_ 8192    // halving when the total passes this
@@ -22,8 +23,8 @@ static const int plain_shift_[PLAIN_NT_] = {3, 5, 2};
 typedef struct {
     uint32_t freq[PLAIN_NT_][PLAIN_NK_][PLAIN_NS_];  // bit-length counts by table and context
     uint32_t total[PLAIN_NT_][PLAIN_NK_];
-    uint32_t p1[PLAIN_NS_];               // P(first bit below the leading one = 0), by n
-    uint32_t p2[PLAIN_NS_][2];            // P(second bit = 0), by n and the first bit
+    uint32_t p1[PLAIN_NS_][PLAIN_NB_];    // P(first bit below the leading one = 0), by n and plain_bctx_
+    uint32_t p2[PLAIN_NS_][PLAIN_NB_][2]; // P(second bit = 0), by n, plain_bctx_ and the first bit
 } plain_model_;
 
 typedef struct {
@@ -60,8 +61,10 @@ static inline void plain_init_(plain_model_ *m) {
             m->total[j][k] = t;
         }
     for (int n = 0; n < PLAIN_NS_; n++) {
-        m->p1[n] = PLAIN_PROB_ONE_ / 2;
-        m->p2[n][0] = m->p2[n][1] = PLAIN_PROB_ONE_ / 2;
+        for (int b = 0; b < PLAIN_NB_; b++) {
+            m->p1[n][b] = PLAIN_PROB_ONE_ / 2;
+            m->p2[n][b][0] = m->p2[n][b][1] = PLAIN_PROB_ONE_ / 2;
+        }
     }
 }
 
@@ -70,6 +73,14 @@ static inline void plain_update_prob_(uint32_t *p, int bit) {
     else *p += (PLAIN_PROB_ONE_ - *p) >> PLAIN_PROB_SHIFT_;
     if (*p < 64) *p = 64;
     if (*p > PLAIN_PROB_ONE_ - 64) *p = PLAIN_PROB_ONE_ - 64;
+}
+
+// The context of the bits below the leading one of a bit length n: n below,
+// at or above the length the first running sum implies (its half-octave / 2
+// - 3).
+static inline int plain_bctx_(const plain_chan_ *ch, int n) {
+    int d = n - (plain_context_(ch->a[0]) / 2 - plain_shift_[0]);
+    return d < 0 ? 0 : d == 0 ? 1 : 2;
 }
 
 // F[0..bits]: the frequencies that code the bit length n in channel state
@@ -105,8 +116,9 @@ static inline void plain_learn_(plain_model_ *m, plain_chan_ *ch, uint32_t u) {
     }
     if (n >= 2) {
         int b1 = (int)((u >> (n - 2)) & 1);
-        plain_update_prob_(&m->p1[n], b1);
-        if (n >= 3) plain_update_prob_(&m->p2[n][b1], (int)((u >> (n - 3)) & 1));
+        int bc = plain_bctx_(ch, n);
+        plain_update_prob_(&m->p1[n][bc], b1);
+        if (n >= 3) plain_update_prob_(&m->p2[n][bc][b1], (int)((u >> (n - 3)) & 1));
     }
     for (int j = 0; j < PLAIN_NT_; j++) ch->a[j] = ch->a[j] - (ch->a[j] >> plain_shift_[j]) + u;
 }
