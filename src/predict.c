@@ -50,7 +50,7 @@ static int64_t clamp_(int64_t v, int64_t lim) { return v > lim ? lim : v < -lim 
 #define CASC_NA_MAX 32   // stage A: NLMS on the channel's own past
 #define CASC_NS_MAX 16   // stage A: taps on channel c-1 (current and past)
 #define CASC_NB_MAX 256  // stage B: sign-sign LMS
-#define CASC_NC_MAX 16   // stage C: NLMS
+#define CASC_NC_MAX 32   // stage C: NLMS
 #define BLPC_K_MAX 32    // stage L: backward-adaptive LPC
 #define BLPC_W_MAX 2048
 #define BIAS_NCTX 9      // stage D: contexts
@@ -67,10 +67,10 @@ typedef struct {
 // The variants a CASCADE predictor's order byte names (docs/format.md).
 static const casc_variant casc_variants_[] = {
     // lk   lw   lu  wn  na  ns   nb  nc mu_a mu_c shift_b
-    {32,  384,  64, 10,  8,  4, 256, 16,   5,   6, 13},  // 0: short window (speech)
-    {32, 1024, 256, 10,  8,  4, 256, 16,   3,   6, 13},  // 1: long window (music)
+    {32,  384,  64, 10,  8,  4, 256, 32,   5,   3, 13},  // 0: short window (speech)
+    {32, 1024, 256, 10,  8,  4, 256, 32,   3,   3, 13},  // 1: long window (music)
     {16,  256,  64, 10,  8,  4,   0,  0,   5,   6, 13},  // 2: cheaper: no long filter
-    {32, 2048, 512, 10,  8,  4, 256, 16,   3,   6, 13},  // 3: longest window
+    {32, 2048, 512, 10,  8,  4, 256, 32,   3,   3, 13},  // 3: longest window
 };
 #define CASC_VARIANTS ((int)(sizeof casc_variants_ / sizeof casc_variants_[0]))
 
