@@ -27,7 +27,7 @@
 
 struct lmic_mixer_ {
     plain_model_ pm;
-    uint64_t a[LMIC_PCM_MAX_CHANNELS];  // the channels' running sums
+    plain_chan_ a[LMIC_PCM_MAX_CHANNELS];  // the channels' running sums
     int C, bits, B;                     // channels, bits, bytes per sample
     int planar;
     size_t frames;                      // the chunk's frames (planar: a channel's span)
@@ -70,25 +70,27 @@ static int channel_(const lmic_mixer_ *x, size_t q) {
 
 // pb for the plain model in context k: P(n) from the table (symbols 0..bits),
 // then the bits below the leading one, then 2^-(n-3) for the rest.
-static void blocks_(lmic_mixer_ *x, int k) {
+static void blocks_(lmic_mixer_ *x, const plain_chan_ *ch) {
     const plain_model_ *m = &x->pm;
+    uint32_t F[PLAIN_NS_];
+    plain_freqs_(m, ch, x->bits, F);
     double z = 0;
-    for (int s = 0; s <= x->bits; s++) z += (double)m->freq[k][s];
+    for (int s = 0; s <= x->bits; s++) z += (double)F[s];
     double scale = 1.0;  // 2^-(n-3) for n >= 3
     for (int n = 0; n <= x->bits; n++) {
-        double pn = (double)m->freq[k][n] / z;
+        double pn = (double)F[n] / z;
         if (n <= 1) {
             x->pb[n][0][0] = pn;
             continue;
         }
-        double q1 = (double)m->p1[n] / PLAIN_PROB_ONE_;  // P(b1 = 0)
+        double q1 = (double)m->p1[n][plain_bctx_(ch, n)] / PLAIN_PROB_ONE_;  // P(b1 = 0)
         if (n == 2) {
             x->pb[2][0][0] = pn * q1;
             x->pb[2][1][0] = pn * (1.0 - q1);
             continue;
         }
         for (int b1 = 0; b1 < 2; b1++) {
-            double q2 = (double)m->p2[n][b1] / PLAIN_PROB_ONE_;  // P(b2 = 0 | b1)
+            double q2 = (double)m->p2[n][plain_bctx_(ch, n)][b1] / PLAIN_PROB_ONE_;  // P(b2 = 0 | b1)
             double p1 = b1 ? 1.0 - q1 : q1;
             x->pb[n][b1][0] = pn * p1 * q2 * scale;
             x->pb[n][b1][1] = pn * p1 * (1.0 - q2) * scale;
@@ -174,7 +176,7 @@ void lmic_mixer_cdf_(lmic_mixer_ *x, const float *logp, uint32_t *cdf) {
     }
     // The plain model learns only when a sample is complete: its blocks
     // serve all of a sample's bytes.
-    if (j == 0) blocks_(x, plain_context_(x->a[c]));
+    if (j == 0) blocks_(x, &x->a[c]);
     // Token v leaves the offset-binary values [(P·256 + v) << s, ... + 2^s),
     // those within [0, 2^bits); residual = value - 2^(bits-1).
     int s = 8 * (x->B - 1 - j);

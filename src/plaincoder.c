@@ -4,10 +4,11 @@
 //
 // Each residual r (a `bits`-bit two's-complement value) becomes
 // u = zig-zag(r) = 2r for r >= 0, -2r - 1 for r < 0 (u < 2^bits), coded as
-//   1. its bit length n (0 for u = 0), from an adaptive frequency table chosen
-//      by the channel's recent magnitude: a running sum a <- a - a/8 + u
-//      (8 x the mean of u over roughly the last 8 samples), quantised to
-//      half-octaves;
+//   1. its bit length n (0 for u = 0), from three adaptive frequency tables,
+//      each chosen by one view of the channel's recent magnitude: running
+//      sums a_j <- a_j - a_j/2^s_j + u (s = 3, 5, 2: about the last 8, 32
+//      and 4 samples), quantised to half-octaves; the three distributions
+//      are averaged (plainmodel.h, plain_freqs_);
 //   2. for n >= 2, the two bits below the leading one, each with an adaptive
 //      binary probability (by n, and by n and the first bit);
 //   3. the remaining n - 3 bits as they are (uniform).
@@ -20,6 +21,9 @@
 // forgetting 1/8 beat 1/16 by 0.1 %; splitting the contexts further by the
 // previous residual's size (2 or 3 ways) lost 0.2-0.4 % (tables learn slower
 // than they gain within a chunk); halving at 4096 instead of 8192 lost 0.05 %.
+// Averaging a second table on a slow sum (1/32) gained 0.07-0.10 points in
+// every category, a third on a fast sum (1/4) 0.01-0.12 more (1/16 or 1/64
+// for the slow one, or the fast one at half weight: a little worse).
 #include "lmic.h"
 #include "wrap.h"
 #include "plainmodel.h"
@@ -30,9 +34,11 @@
 #define RETURN_IF(cond, st) do { if (cond) return (st); } while (0)
 
 // The table for symbols 0..bits of context k, as a CDF.
-static void cdf_(const plain_model_ *m, int k, int bits, uint32_t *cdf) {
+static void cdf_(const plain_model_ *m, const plain_chan_ *ch, int bits, uint32_t *cdf) {
+    uint32_t F[PLAIN_NS_];
+    plain_freqs_(m, ch, bits, F);
     cdf[0] = 0;
-    for (int s = 0; s <= bits; s++) cdf[s + 1] = cdf[s] + m->freq[k][s];
+    for (int s = 0; s <= bits; s++) cdf[s + 1] = cdf[s] + F[s];
 }
 
 // uni[i] = i: the CDF of up to 8 bits stored as they are.
@@ -49,7 +55,7 @@ lmic_status lmic_plain_encode(const int32_t *res, size_t n, int channels, int bi
     size_t out0 = out->size;
     lmic_status st = LMIC_OK;
     plain_model_ *m = malloc(sizeof *m);
-    uint64_t *a = calloc((size_t)channels, sizeof *a);  // a is (C): running sums
+    plain_chan_ *a = calloc((size_t)channels, sizeof *a);  // a is (C): running sums
     lmic_encoder *enc = lmic_encoder_new();
     if (!m || !a || !enc) { st = LMIC_ERR_NOMEM; goto done; }
     plain_init_(m);
@@ -61,16 +67,16 @@ lmic_status lmic_plain_encode(const int32_t *res, size_t n, int channels, int bi
             // to `bits` bits already; this only guards the range).
             uint32_t u = plain_zigzag_(lmic_sext_((uint32_t)res[t * (size_t)channels + c], bits));
             int nb = plain_bitlen_(u), left = nb - 1;  // left: bits below the leading one
-            cdf_(m, plain_context_(a[c]), bits, cdf);
+            cdf_(m, &a[c], bits, cdf);
             if ((st = lmic_encoder_encode(enc, cdf, bits + 1, nb)) != LMIC_OK) goto done;
             if (left >= 1) {
                 int b1 = (int)((u >> (left - 1)) & 1);
-                uint32_t pc[3] = {0, m->p1[nb], PLAIN_PROB_ONE_};
+                uint32_t pc[3] = {0, m->p1[nb][plain_bctx_(&a[c], nb)], PLAIN_PROB_ONE_};
                 if ((st = lmic_encoder_encode(enc, pc, 2, b1)) != LMIC_OK) goto done;
                 left--;
                 if (left >= 1) {
                     int b2 = (int)((u >> (left - 1)) & 1);
-                    uint32_t pd[3] = {0, m->p2[nb][b1], PLAIN_PROB_ONE_};
+                    uint32_t pd[3] = {0, m->p2[nb][plain_bctx_(&a[c], nb)][b1], PLAIN_PROB_ONE_};
                     if ((st = lmic_encoder_encode(enc, pd, 2, b2)) != LMIC_OK) goto done;
                     left--;
                 }
@@ -105,7 +111,7 @@ lmic_status lmic_plain_decode(const uint8_t *code, size_t size, size_t n, int ch
               bits < 1 || bits > 32, LMIC_ERR_ARG);
     lmic_status st = LMIC_OK;
     plain_model_ *m = malloc(sizeof *m);
-    uint64_t *a = calloc((size_t)channels, sizeof *a);
+    plain_chan_ *a = calloc((size_t)channels, sizeof *a);
     lmic_decoder *dec = lmic_decoder_new(code, size);
     if (!m || !a || !dec) { st = LMIC_ERR_NOMEM; goto done; }
     plain_init_(m);
@@ -114,18 +120,18 @@ lmic_status lmic_plain_decode(const uint8_t *code, size_t size, size_t n, int ch
     for (size_t t = 0; t < n; t++) {
         for (int c = 0; c < channels; c++) {
             int nb;
-            cdf_(m, plain_context_(a[c]), bits, cdf);
+            cdf_(m, &a[c], bits, cdf);
             if ((st = lmic_decoder_decode(dec, cdf, bits + 1, &nb)) != LMIC_OK) goto done;
             uint32_t u = nb ? 1u : 0u;
             int left = nb - 1;
             if (left >= 1) {
                 int b1, b2;
-                uint32_t pc[3] = {0, m->p1[nb], PLAIN_PROB_ONE_};
+                uint32_t pc[3] = {0, m->p1[nb][plain_bctx_(&a[c], nb)], PLAIN_PROB_ONE_};
                 if ((st = lmic_decoder_decode(dec, pc, 2, &b1)) != LMIC_OK) goto done;
                 u = (u << 1) | (uint32_t)b1;
                 left--;
                 if (left >= 1) {
-                    uint32_t pd[3] = {0, m->p2[nb][b1], PLAIN_PROB_ONE_};
+                    uint32_t pd[3] = {0, m->p2[nb][plain_bctx_(&a[c], nb)][b1], PLAIN_PROB_ONE_};
                     if ((st = lmic_decoder_decode(dec, pd, 2, &b2)) != LMIC_OK) goto done;
                     u = (u << 1) | (uint32_t)b2;
                     left--;

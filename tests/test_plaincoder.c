@@ -9,7 +9,8 @@
 
 // res (n, C) of `bits` bits: kind 0 small two-sided geometric values (scale
 // grows with the channel), 1 uniform over the whole range, 2 the extremes
-// and zero, 3 silence.
+// and zero, 3 silence, 4 the most negative value throughout (the largest u:
+// the slow running sum reaches its top context).
 static void residuals_(int kind, int32_t *res, size_t n, int C, int bits, uint64_t seed) {
     int64_t hi = bits == 32 ? INT32_MAX : ((int64_t)1 << (bits - 1)) - 1, lo = -hi - 1;
     for (size_t i = 0; i < n * (size_t)C; i++) {
@@ -22,6 +23,8 @@ static void residuals_(int kind, int32_t *res, size_t n, int C, int bits, uint64
             v = lo + (int64_t)(r % (uint64_t)(hi - lo + 1));
         } else if (kind == 2) {
             v = (r % 3 == 0) ? hi : (r % 3 == 1) ? lo : 0;
+        } else if (kind == 4) {
+            v = lo;
         }
         if (v > hi) v = hi;
         if (v < lo) v = lo;
@@ -38,7 +41,7 @@ static void test_plain_round_trip_grid(void) {
     for (size_t b = 0; b < sizeof bitss / sizeof *bitss; b++)
         for (size_t c = 0; c < 3; c++)
             for (size_t l = 0; l < 3; l++)
-                for (int kind = 0; kind < 4; kind++) {
+                for (int kind = 0; kind < 5; kind++) {
                     int bits = bitss[b], C = chans[c];
                     size_t n = lens[l];
                     residuals_(kind, x, n, C, bits, 1000 + b * 100 + c * 10 + l);
