@@ -305,7 +305,7 @@ lmic_status lmic_audio_decompress(const lmic_model *m, const lmic_audio_params *
     // model is its own), chunks spread over threads.
     ltok = 0;
     static const int kinds[] = {CODER_LM_, CODER_MIX_, CODER_LM_ADAPT_, CODER_MIX_ADAPT_};
-    for (int ki = 0; ki < 4; ki++) {
+    for (size_t ki = 0; ki < sizeof kinds / sizeof kinds[0]; ki++) {
         const int kind = kinds[ki], mixed = kind == CODER_MIX_ || kind == CODER_MIX_ADAPT_;
         size_t nlm = 0, base = ltok;
         for (size_t i = 0; i < n; i++) {

@@ -83,14 +83,15 @@ static void blocks_(lmic_mixer_ *x, const plain_chan_ *ch) {
             x->pb[n][0][0] = pn;
             continue;
         }
-        double q1 = (double)m->p1[n][plain_bctx_(ch, n)] / PLAIN_PROB_ONE_;  // P(b1 = 0)
+        const int bc = plain_bctx_(ch, n);
+        double q1 = (double)m->p1[n][bc] / PLAIN_PROB_ONE_;  // P(b1 = 0)
         if (n == 2) {
             x->pb[2][0][0] = pn * q1;
             x->pb[2][1][0] = pn * (1.0 - q1);
             continue;
         }
         for (int b1 = 0; b1 < 2; b1++) {
-            double q2 = (double)m->p2[n][plain_bctx_(ch, n)][b1] / PLAIN_PROB_ONE_;  // P(b2 = 0 | b1)
+            double q2 = (double)m->p2[n][bc][b1] / PLAIN_PROB_ONE_;  // P(b2 = 0 | b1)
             double p1 = b1 ? 1.0 - q1 : q1;
             x->pb[n][b1][0] = pn * p1 * q2 * scale;
             x->pb[n][b1][1] = pn * p1 * (1.0 - q2) * scale;

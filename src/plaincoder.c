@@ -70,13 +70,13 @@ lmic_status lmic_plain_encode(const int32_t *res, size_t n, int channels, int bi
             cdf_(m, &a[c], bits, cdf);
             if ((st = lmic_encoder_encode(enc, cdf, bits + 1, nb)) != LMIC_OK) goto done;
             if (left >= 1) {
-                int b1 = (int)((u >> (left - 1)) & 1);
-                uint32_t pc[3] = {0, m->p1[nb][plain_bctx_(&a[c], nb)], PLAIN_PROB_ONE_};
+                int b1 = (int)((u >> (left - 1)) & 1), bc = plain_bctx_(&a[c], nb);
+                uint32_t pc[3] = {0, m->p1[nb][bc], PLAIN_PROB_ONE_};
                 if ((st = lmic_encoder_encode(enc, pc, 2, b1)) != LMIC_OK) goto done;
                 left--;
                 if (left >= 1) {
                     int b2 = (int)((u >> (left - 1)) & 1);
-                    uint32_t pd[3] = {0, m->p2[nb][plain_bctx_(&a[c], nb)][b1], PLAIN_PROB_ONE_};
+                    uint32_t pd[3] = {0, m->p2[nb][bc][b1], PLAIN_PROB_ONE_};
                     if ((st = lmic_encoder_encode(enc, pd, 2, b2)) != LMIC_OK) goto done;
                     left--;
                 }
@@ -125,13 +125,13 @@ lmic_status lmic_plain_decode(const uint8_t *code, size_t size, size_t n, int ch
             uint32_t u = nb ? 1u : 0u;
             int left = nb - 1;
             if (left >= 1) {
-                int b1, b2;
-                uint32_t pc[3] = {0, m->p1[nb][plain_bctx_(&a[c], nb)], PLAIN_PROB_ONE_};
+                int b1, b2, bc = plain_bctx_(&a[c], nb);
+                uint32_t pc[3] = {0, m->p1[nb][bc], PLAIN_PROB_ONE_};
                 if ((st = lmic_decoder_decode(dec, pc, 2, &b1)) != LMIC_OK) goto done;
                 u = (u << 1) | (uint32_t)b1;
                 left--;
                 if (left >= 1) {
-                    uint32_t pd[3] = {0, m->p2[nb][plain_bctx_(&a[c], nb)][b1], PLAIN_PROB_ONE_};
+                    uint32_t pd[3] = {0, m->p2[nb][bc][b1], PLAIN_PROB_ONE_};
                     if ((st = lmic_decoder_decode(dec, pd, 2, &b2)) != LMIC_OK) goto done;
                     u = (u << 1) | (uint32_t)b2;
                     left--;
