@@ -669,7 +669,7 @@ uint32_t lmic_crc32(uint32_t crc, const void *data, size_t n);
 // over both, then the chunk payloads. This part reads and writes the header
 // and index only; tools/ does the audio.
 
-#define LMIC_FILE_VERSION 4
+#define LMIC_FILE_VERSION 5
 // The longest model window a file may ask for, in tokens.
 #define LMIC_FILE_MAX_WINDOW (1u << 20)
 
