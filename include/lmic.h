@@ -515,7 +515,7 @@ typedef enum { LMIC_CHUNK_LM = 0, LMIC_CHUNK_RAW = 1 } lmic_chunk_mode;
 // An audio chunk coded by the model is cut into segments of this many
 // windows, each its own stream, so that the decoder steps a long chunk's
 // segments side by side (src/audiocodec.c; docs/format.md).
-#define LMIC_LM_SEGMENT_WINDOWS 16
+#define LMIC_LM_SEGMENT_WINDOWS 64
 
 // How the model reads a chunk: in windows of `window` tokens, its context
 // restarting at each; every window but a chunk's first re-reads the last
