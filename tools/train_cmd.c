@@ -404,7 +404,7 @@ int cmd_train(int argc, char **argv) {
     const int64_t first = lmic_trainer_step_count(t);
     double t0 = now_seconds(), val = NAN, loss_acc = 0;
     int nacc = 0;
-    if (v.n && o.val_every && first < o.steps) {
+    if (v.n && o.val_every) {  // also with --steps 0: the model scored on the held-out data
         val = validate_(t, &v, o.val_windows, tc->threads);
         fprintf(stderr, "step %lld: validation %.4f bits/byte\n", (long long)first, val);
     }
