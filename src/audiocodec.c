@@ -27,6 +27,9 @@ static int params_ok_(const lmic_audio_params *p) {
 // The coder byte: 3 and 4 are 0 and 2 with online adaptation.
 enum { CODER_LM_ = 0, CODER_PLAIN_ = 1, CODER_MIX_ = 2, CODER_LM_ADAPT_ = 3, CODER_MIX_ADAPT_ = 4 };
 
+// An adaptation byte: steps (its low 4 bits) 1 .. 15, any learning-rate shift.
+static int adapt_ok_(int ab) { return ab > 0 && ab <= 255 && (ab & 15) != 0; }
+
 // The bytes of chunk i's segment streams (without their sizes).
 static size_t seg_bytes_(const size_t *ssize, const size_t *sfirst, size_t i) {
     size_t b = 0;
@@ -42,8 +45,8 @@ lmic_status lmic_audio_chunk_head(const uint8_t *payload, size_t size, int chann
     if (st != LMIC_OK) return st;
     RETURN_IF(u >= size || payload[u] > CODER_MIX_ADAPT_, LMIC_ERR_CORRUPT);
     *coder = payload[u++];
-    if (*coder >= CODER_LM_ADAPT_) {  // the adaptation byte: steps 1 .. 15
-        RETURN_IF(u >= size || (payload[u] & 15) == 0, LMIC_ERR_CORRUPT);
+    if (*coder >= CODER_LM_ADAPT_) {  // the adaptation byte
+        RETURN_IF(u >= size || !adapt_ok_(payload[u]), LMIC_ERR_CORRUPT);
         u++;
     }
     *used = u;
@@ -96,7 +99,7 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
     RETURN_IF(!m || !params_ok_(p) || (n && (!frames || !nframes || !out || !size || !mode)) ||
               threads < 1 || predict < -1 || predict > LMIC_PRED_EFFORT_HIGH ||
               coder < LMIC_ENTROPY_AUTO || coder > LMIC_ENTROPY_MIX ||
-              (p->adapt != 0 && (p->adapt < 0 || p->adapt > 255 || (p->adapt & 15) == 0)), LMIC_ERR_ARG);
+              (p->adapt != 0 && !adapt_ok_(p->adapt)), LMIC_ERR_ARG);
     for (size_t i = 0; i < n; i++) RETURN_IF(nframes[i] < 1, LMIC_ERR_ARG);
     const int C = p->spec.channels;
     const size_t fb = (size_t)lmic_pcm_frame_bytes(&p->spec);
