@@ -627,8 +627,8 @@ static inline int lmic_adapt_byte(int steps, int lr_shift) {
 
 // Which coder codes a chunk's residuals: the model alone (LM), the plain
 // coder (PLAIN), the model mixed with the plain coder's model (MIX), or
-// (AUTO) the shorter of PLAIN and MIX, chunk by chunk. PLAIN never runs the
-// model, so it is many times faster.
+// (AUTO) chunk by chunk MIX where it is at least 1/512 shorter than PLAIN,
+// else PLAIN. PLAIN never runs the model, so it is many times faster.
 typedef enum {
     LMIC_ENTROPY_AUTO = 0,
     LMIC_ENTROPY_LM = 1,

@@ -6,7 +6,8 @@
 // under the model (lmic_lm_encode), or of the residuals themselves under the
 // plain coder (lmic_plain_encode), or of the tokens under the model mixed
 // with the plain coder's model (src/mixer.c). With LMIC_ENTROPY_AUTO the
-// encoder codes every chunk plain and mixed and keeps the shorter. A chunk whose payload would be
+// encoder codes every chunk plain and mixed and keeps the mixed stream only
+// if it is at least 1/512 shorter (the model is slow to decode). A chunk whose payload would be
 // no shorter than its sample tokens is stored as those tokens instead
 // (LMIC_CHUNK_RAW), so no chunk ever grows. With mid/side, the predictors
 // see (M, S) rather than (L, R) (it predicts better), and the residuals are
@@ -26,6 +27,9 @@ static int params_ok_(const lmic_audio_params *p) {
 
 // The coder byte: 3 and 4 are 0 and 2 with online adaptation.
 enum { CODER_LM_ = 0, CODER_PLAIN_ = 1, CODER_MIX_ = 2, CODER_LM_ADAPT_ = 3, CODER_MIX_ADAPT_ = 4 };
+
+// What auto asks of the model: to save at least 1/512 of a chunk's plain stream.
+#define AUTO_MARGIN_ 512
 
 // An adaptation byte: steps (its low 4 bits) 1 .. 15, any learning-rate shift.
 static int adapt_ok_(int ab) { return ab > 0 && ab <= 255 && (ab & 15) != 0; }
@@ -209,7 +213,10 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
     for (size_t i = 0; i < n; i++) {
         head.size = 0;
         if ((st = lmic_pred_write(pred + i * (size_t)C, C, &head)) != LMIC_OK) goto fail;
-        int use_plain = psize[i] <= code_size[i];  // ties: the plain coder decodes faster
+        // Auto mixes a chunk only where that saves 1/AUTO_MARGIN_ of its plain
+        // stream: the model takes 5-10 times the plain coder's time to decode.
+        int use_plain = psize[i] <= code_size[i] ||
+                        (psize[i] != SIZE_MAX && psize[i] - code_size[i] < psize[i] / AUTO_MARGIN_);
         size_t cs = use_plain ? psize[i] : code_size[i];
         uint8_t cb[2] = {use_plain ? CODER_PLAIN_ : mixed ? CODER_MIX_ : CODER_LM_, (uint8_t)p->adapt};
         size_t nb = 1;
