@@ -205,19 +205,18 @@ void lmic_mixer_cdf_(lmic_mixer_ *x, const float *logp, uint32_t *cdf) {
     }
     for (int v = 0; v < 256; v++) x->pp[v] = z > 0 ? x->pp[v] / z : 1.0 / 256;
     const float w0 = (float)x->w[j][0], w1 = (float)x->w[j][1];
-    float m = -1e30f;
+    float t[256], m = -1e30f;  // the mixture's log-probabilities, unnormalised; their largest
     for (int v = 0; v < 256; v++) {
         const float a = logp[v] > LOGP_MIN_ ? logp[v] : LOGP_MIN_;
         const float b = (float)x->pp[v];
         x->lm[v] = a;
         x->lp[v] = lmic_logf(b > FLOOR_ ? b : FLOOR_);
-        const float t = w0 * x->lm[v] + w1 * x->lp[v];
-        x->p[v] = t;
-        if (t > m) m = t;
+        t[v] = w0 * x->lm[v] + w1 * x->lp[v];
+        if (t[v] > m) m = t[v];
     }
     double zz = 0;
     for (int v = 0; v < 256; v++) {
-        x->p[v] = (double)lmic_expf_k_((float)x->p[v] - m);
+        x->p[v] = (double)lmic_expf_k_(t[v] - m);
         zz += x->p[v];
     }
     cdf[0] = 0;
