@@ -669,7 +669,7 @@ uint32_t lmic_crc32(uint32_t crc, const void *data, size_t n);
 // over both, then the chunk payloads. This part reads and writes the header
 // and index only; tools/ does the audio.
 
-#define LMIC_FILE_VERSION 5
+#define LMIC_FILE_VERSION 6
 // The longest model window a file may ask for, in tokens.
 #define LMIC_FILE_MAX_WINDOW (1u << 20)
 
@@ -706,11 +706,23 @@ typedef struct {
     uint64_t prefix_size;     // WAV bytes before the sample bytes
     uint64_t suffix_size;     // WAV bytes after them
     const uint8_t *prefix, *suffix;  // (write: the caller's; read: point into
-                                     // the caller's data)
+                                     // the caller's data, or prefix to wav_header)
+    uint8_t wav_header[44];   // read: the canonical WAV header, when the file
+                              // stores it as a flag (do not copy fi and keep
+                              // using the copy's prefix)
     uint64_t nentries;
     lmic_index_entry *entry;  // (write: the caller's; read: allocated, free
                               // with lmic_file_info_free)
 } lmic_file_info;
+
+// The canonical 44-byte WAV header (PCM, or IEEE float when is_float) for
+// `frames` frames: what lmic writes for a converted source, and what a file
+// stores as one byte instead of 44. The pad byte after an odd payload is the
+// caller's. LMIC_ERR_ARG when the audio does not fit a WAV file.
+#define LMIC_WAV_CANONICAL_SIZE 44
+lmic_status lmic_wav_canonical_header(uint32_t rate, uint32_t channels, uint32_t bits,
+                                      uint32_t is_float, uint64_t frames,
+                                      uint8_t h[LMIC_WAV_CANONICAL_SIZE]);
 
 // Number of chunks (ceil(frames / frames_per_chunk)) and their token count.
 uint64_t lmic_file_chunks(const lmic_file_info *fi);

@@ -13,15 +13,14 @@
 #define RETURN_IF(cond, st) do { if (cond) return (st); } while (0)
 
 static const uint8_t magic_[8] = {'L', 'M', 'I', 'C', 'F', 'I', 'L', 'E'};
-#define FIXED_SIZE 132  // bytes before the WAV prefix
+#define FIXED_SIZE 48  // bytes before the varint fields
+#define NFIELDS_ 17     // the varint fields (docs/format.md)
 #define MAX_FRAMES ((uint64_t)1 << 48)
 
 static void put32_(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static void put64_(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
 static uint32_t get32_(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static uint64_t get64_(const uint8_t *p) { return (uint64_t)get32_(p) | (uint64_t)get32_(p + 4) << 32; }
 
 uint64_t lmic_file_chunks(const lmic_file_info *fi) {
     if (fi->frames_per_chunk == 0) return 0;
@@ -61,6 +60,42 @@ static int fields_ok_(const lmic_file_info *fi) {
     return 1;
 }
 
+lmic_status lmic_wav_canonical_header(uint32_t rate, uint32_t channels, uint32_t bits,
+                                      uint32_t is_float, uint64_t frames,
+                                      uint8_t h[LMIC_WAV_CANONICAL_SIZE]) {
+    RETURN_IF(channels < 1 || channels > 0xFFFF || (bits != 8 && bits != 16 && bits != 24 && bits != 32),
+              LMIC_ERR_ARG);
+    uint64_t align = (uint64_t)channels * (bits / 8);
+    RETURN_IF(align > 0xFFFF || frames > (0xFFFFFFFFull - 64) / align ||
+                  (uint64_t)rate * align > 0xFFFFFFFFull,
+              LMIC_ERR_ARG);
+    uint64_t payload = frames * align, pad = payload & 1;
+    memcpy(h, "RIFF", 4);
+    put32_(h + 4, (uint32_t)(36 + payload + pad));
+    memcpy(h + 8, "WAVEfmt ", 8);
+    put32_(h + 16, 16);
+    uint32_t fmt = is_float ? 3 : 1;
+    h[20] = (uint8_t)fmt, h[21] = 0;
+    h[22] = (uint8_t)channels, h[23] = (uint8_t)(channels >> 8);
+    put32_(h + 24, rate);
+    put32_(h + 28, (uint32_t)(rate * align));
+    h[32] = (uint8_t)align, h[33] = (uint8_t)(align >> 8);
+    h[34] = (uint8_t)bits, h[35] = 0;
+    memcpy(h + 36, "data", 4);
+    put32_(h + 40, (uint32_t)payload);
+    return LMIC_OK;
+}
+
+// 1 when the WAV prefix is the canonical header for fi's fields (the file
+// then stores a 0 instead of its 44 bytes).
+static int prefix_canonical_(const lmic_file_info *fi) {
+    uint8_t h[LMIC_WAV_CANONICAL_SIZE];
+    return fi->prefix_size == LMIC_WAV_CANONICAL_SIZE &&
+           lmic_wav_canonical_header(fi->sample_rate, fi->channels, fi->bits, fi->is_float,
+                                     fi->frames, h) == LMIC_OK &&
+           memcmp(h, fi->prefix, sizeof h) == 0;
+}
+
 lmic_status lmic_file_write_header(const lmic_file_info *fi, lmic_buf *out) {
     RETURN_IF(!fi || !out || !fields_ok_(fi), LMIC_ERR_ARG);
     RETURN_IF((fi->prefix_size && !fi->prefix) || (fi->suffix_size && !fi->suffix), LMIC_ERR_ARG);
@@ -79,32 +114,22 @@ lmic_status lmic_file_write_header(const lmic_file_info *fi, lmic_buf *out) {
     RETURN_IF(c != nch, LMIC_ERR_ARG);
     size_t out0 = out->size;
     uint8_t h[FIXED_SIZE];
-    memset(h, 0, sizeof h);
     memcpy(h, magic_, 8);
     put32_(h + 8, LMIC_FILE_VERSION);
-    // h + 12: the header size, filled in below
+    put32_(h + 12, 0);  // the header size, filled in below
     memcpy(h + 16, fi->model, 16);
-    put32_(h + 32, fi->sample_rate);
-    put32_(h + 36, fi->channels);
-    put32_(h + 40, fi->bits);
-    put32_(h + 44, fi->is_float);
-    put64_(h + 48, fi->frames);
-    put32_(h + 56, fi->source);
-    put32_(h + 60, fi->depth);
-    put32_(h + 64, fi->src_bits);
-    put32_(h + 68, (uint32_t)fi->spec.layout);
-    put32_(h + 72, (uint32_t)fi->spec.channel);
-    put32_(h + 76, (uint32_t)(fi->spec.mid_side != 0));
-    put32_(h + 80, fi->frames_per_chunk);
-    put32_(h + 84, fi->window);
-    put32_(h + 88, fi->overlap);
-    memcpy(h + 92, fi->md5, 16);
-    put64_(h + 108, fi->prefix_size);
-    put64_(h + 116, fi->suffix_size);
-    put64_(h + 124, fi->nentries);
+    memcpy(h + 32, fi->md5, 16);
+    int canonical = prefix_canonical_(fi);
+    const uint64_t field[NFIELDS_] = {
+        fi->sample_rate, fi->channels, fi->bits, fi->is_float, fi->frames, fi->source,
+        fi->depth, fi->src_bits, (uint64_t)fi->spec.layout, (uint64_t)fi->spec.channel,
+        (uint64_t)(fi->spec.mid_side != 0), fi->frames_per_chunk, fi->window, fi->overlap,
+        canonical ? 0 : fi->prefix_size + 1, fi->suffix_size, fi->nentries};
     lmic_status st;
     if ((st = lmic_buf_append(out, h, sizeof h)) != LMIC_OK) goto fail;
-    if ((st = lmic_buf_append(out, fi->prefix, fi->prefix_size)) != LMIC_OK) goto fail;
+    for (int i = 0; i < NFIELDS_; i++)
+        if ((st = lmic_varint_put_(out, field[i])) != LMIC_OK) goto fail;
+    if (!canonical && (st = lmic_buf_append(out, fi->prefix, fi->prefix_size)) != LMIC_OK) goto fail;
     if ((st = lmic_buf_append(out, fi->suffix, fi->suffix_size)) != LMIC_OK) goto fail;
     for (uint64_t e = 0; e < fi->nentries; e++) {
         const lmic_index_entry *x = &fi->entry[e];
@@ -141,38 +166,50 @@ lmic_status lmic_file_read_header(const uint8_t *data, size_t size, lmic_file_in
     RETURN_IF(size < 16, LMIC_ERR_CORRUPT);
     RETURN_IF(get32_(data + 8) != LMIC_FILE_VERSION, LMIC_ERR_UNSUPPORTED);
     uint32_t H = get32_(data + 12);
-    RETURN_IF(H < FIXED_SIZE + 4 || H > size, LMIC_ERR_CORRUPT);
+    RETURN_IF(H < FIXED_SIZE + NFIELDS_ + 4 || H > size, LMIC_ERR_CORRUPT);
     RETURN_IF(lmic_crc32(0, data, H - 4) != get32_(data + H - 4), LMIC_ERR_CORRUPT);
-    const uint8_t *h = data;
-    memcpy(fi->model, h + 16, 16);
-    fi->sample_rate = get32_(h + 32);
-    fi->channels = get32_(h + 36);
-    fi->bits = get32_(h + 40);
-    fi->is_float = get32_(h + 44);
-    fi->frames = get64_(h + 48);
-    fi->source = get32_(h + 56);
-    fi->depth = get32_(h + 60);
-    fi->src_bits = get32_(h + 64);
-    uint32_t layout = get32_(h + 68), channel = get32_(h + 72), ms = get32_(h + 76);
-    RETURN_IF(layout > LMIC_LAYOUT_CHANNEL || channel >= LMIC_PCM_MAX_CHANNELS || ms > 1,
-              LMIC_ERR_CORRUPT);
+    memcpy(fi->model, data + 16, 16);
+    memcpy(fi->md5, data + 32, 16);
+    size_t end = H - 4, pos = FIXED_SIZE;
+    uint64_t v[NFIELDS_];
+    for (int i = 0; i < NFIELDS_; i++) RETURN_IF(lmic_varint_get_(data, end, &pos, &v[i]) != 0, LMIC_ERR_CORRUPT);
+    // Every field but frames, the prefix and suffix sizes and the entry
+    // count is 32 bits wide.
+    for (int i = 0; i < NFIELDS_; i++)
+        RETURN_IF(i != 4 && i < 14 && v[i] > UINT32_MAX, LMIC_ERR_CORRUPT);
+    fi->sample_rate = (uint32_t)v[0];
+    fi->channels = (uint32_t)v[1];
+    fi->bits = (uint32_t)v[2];
+    fi->is_float = (uint32_t)v[3];
+    fi->frames = v[4];
+    fi->source = (uint32_t)v[5];
+    fi->depth = (uint32_t)v[6];
+    fi->src_bits = (uint32_t)v[7];
+    RETURN_IF(v[8] > LMIC_LAYOUT_CHANNEL || v[9] >= LMIC_PCM_MAX_CHANNELS || v[10] > 1, LMIC_ERR_CORRUPT);
     fi->spec = (lmic_pcm_spec){(int)(fi->channels <= LMIC_PCM_MAX_CHANNELS ? fi->channels : 0),
-                               (int)(fi->bits <= 32 ? fi->bits : 0), (lmic_layout)layout,
-                               (int)channel, (int)ms};
-    fi->frames_per_chunk = get32_(h + 80);
-    fi->window = get32_(h + 84);
-    fi->overlap = get32_(h + 88);
-    memcpy(fi->md5, h + 92, 16);
-    fi->prefix_size = get64_(h + 108);
-    fi->suffix_size = get64_(h + 116);
-    fi->nentries = get64_(h + 124);
+                               (int)(fi->bits <= 32 ? fi->bits : 0), (lmic_layout)v[8],
+                               (int)v[9], (int)v[10]};
+    fi->frames_per_chunk = (uint32_t)v[11];
+    fi->window = (uint32_t)v[12];
+    fi->overlap = (uint32_t)v[13];
+    fi->suffix_size = v[15];
+    fi->nentries = v[16];
     RETURN_IF(!fields_ok_(fi), LMIC_ERR_CORRUPT);
-    uint64_t end = H - 4;
-    RETURN_IF(fi->prefix_size > end - FIXED_SIZE, LMIC_ERR_CORRUPT);
-    RETURN_IF(fi->suffix_size > end - FIXED_SIZE - fi->prefix_size, LMIC_ERR_CORRUPT);
-    fi->prefix = data + FIXED_SIZE;
-    fi->suffix = fi->prefix + fi->prefix_size;
-    size_t pos = FIXED_SIZE + (size_t)fi->prefix_size + (size_t)fi->suffix_size;
+    if (v[14] == 0) {  // the canonical header, rebuilt from the fields
+        RETURN_IF(lmic_wav_canonical_header(fi->sample_rate, fi->channels, fi->bits, fi->is_float,
+                                            fi->frames, fi->wav_header) != LMIC_OK,
+                  LMIC_ERR_CORRUPT);
+        fi->prefix = fi->wav_header;
+        fi->prefix_size = LMIC_WAV_CANONICAL_SIZE;
+    } else {
+        RETURN_IF(v[14] - 1 > end - pos, LMIC_ERR_CORRUPT);
+        fi->prefix = data + pos;
+        fi->prefix_size = v[14] - 1;
+        pos += (size_t)fi->prefix_size;
+    }
+    RETURN_IF(fi->suffix_size > end - pos, LMIC_ERR_CORRUPT);
+    fi->suffix = data + pos;
+    pos += (size_t)fi->suffix_size;
     uint64_t nch = lmic_file_chunks(fi);
     // Every entry takes at least 5 bytes: this bounds the allocation.
     RETURN_IF(fi->nentries > nch || fi->nentries > (end - pos) / 5, LMIC_ERR_CORRUPT);

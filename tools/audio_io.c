@@ -19,8 +19,6 @@ static int afail_(char *err, size_t n, const char *fmt, ...) {
 
 static uint32_t get16_(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 static uint32_t get32_(const uint8_t *p) { return get16_(p) | get16_(p + 2) << 16; }
-static void put16_(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32_(uint8_t *p, uint32_t v) { put16_(p, v); put16_(p + 2, v >> 16); }
 
 // Defined arithmetic shift right for negative values too.
 static int32_t shr_(int32_t v, int s) {
@@ -155,34 +153,20 @@ static sf_count_t vread_(void *ptr, sf_count_t count, void *u) {
 static sf_count_t vwrite_(const void *ptr, sf_count_t count, void *u) { (void)ptr; (void)count; (void)u; return 0; }
 static sf_count_t vtell_(void *u) { return ((memfile *)u)->pos; }
 
-// A canonical 44-byte WAV header (PCM, or IEEE float) for `payload` bytes,
-// and the pad byte after an odd payload.
+// A canonical 44-byte WAV header (PCM, or IEEE float) for the samples, and
+// the pad byte after an odd payload.
 static int canonical_wav_(audio_in *a, char *err, size_t errlen, const char *name) {
-    uint64_t payload = (uint64_t)a->frames * (uint64_t)a->channels * (uint64_t)(a->bits / 8);
-    if (payload > 0xFFFFFFFFull - 64)
-        return afail_(err, errlen, "%s: too much audio for a WAV file (4 GiB)", name);
     free(a->prefix);
     free(a->suffix);
-    a->prefix = malloc(44);
+    a->prefix = malloc(LMIC_WAV_CANONICAL_SIZE);
     a->suffix = malloc(1);
     if (!a->prefix || !a->suffix) return afail_(err, errlen, "%s: out of memory", name);
-    uint8_t *h = a->prefix;
-    uint32_t align = (uint32_t)(a->channels * a->bits / 8), pad = (uint32_t)(payload & 1);
-    memcpy(h, "RIFF", 4);
-    put32_(h + 4, (uint32_t)(36 + payload + pad));
-    memcpy(h + 8, "WAVEfmt ", 8);
-    put32_(h + 16, 16);
-    put16_(h + 20, a->is_float ? 3 : 1);
-    put16_(h + 22, (uint32_t)a->channels);
-    put32_(h + 24, (uint32_t)a->rate);
-    put32_(h + 28, (uint32_t)a->rate * align);
-    put16_(h + 32, align);
-    put16_(h + 34, (uint32_t)a->bits);
-    memcpy(h + 36, "data", 4);
-    put32_(h + 40, (uint32_t)payload);
-    a->prefix_size = 44;
+    if (lmic_wav_canonical_header((uint32_t)a->rate, (uint32_t)a->channels, (uint32_t)a->bits,
+                                  (uint32_t)a->is_float, (uint64_t)a->frames, a->prefix) != LMIC_OK)
+        return afail_(err, errlen, "%s: too much audio for a WAV file (4 GiB)", name);
+    a->prefix_size = LMIC_WAV_CANONICAL_SIZE;
     a->suffix[0] = 0;
-    a->suffix_size = pad;
+    a->suffix_size = (size_t)(((uint64_t)a->frames * (uint64_t)a->channels * (uint64_t)(a->bits / 8)) & 1);
     return 0;
 }
 
