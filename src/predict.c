@@ -5,9 +5,12 @@
 // `bits` bits, so residuals are one sample wide and the map is a bijection.
 // apply and restore run the same predictor code on the same samples (the
 // original ones when applying, the restored ones when restoring), with
-// integer arithmetic only: int64 accumulators, floor shifts written out (no
+// integer arithmetic: int64 accumulators, floor shifts written out (no
 // implementation-defined >> of negatives), clamps where a value could grow,
 // so there is no overflow and every build gives the same residuals (rule 1).
+// The one exception, the cascade's least-squares stage O, works in double
+// precision with IEEE + - * / in a fixed order, and its output is rounded and
+// clamped to an integer before anything else sees it.
 //
 // lmic_pred_choose is encoder-only; it may use floating point because its
 // result is stored (lmic_pred_write). docs/format.md ("Predictor
@@ -63,15 +66,17 @@ typedef struct {
     int na, ns, nb, nc, ne;  // taps per stage (ns only when stereo)
     int mu_a, mu_c, mu_e;    // NLMS step 2^-mu
     int shift_b;          // stage B weights are Q(shift_b)
+    int on;               // stage O: taps (0: none)
+    double olambda;       // stage O: forgetting factor
 } casc_variant;
 
 // The variants a CASCADE predictor's order byte names (docs/format.md).
 static const casc_variant casc_variants_[] = {
-    // lk   lw   lu  wn  na  ns   nb  nc  ne mu_a mu_c mu_e shift_b
-    {32,  384,  64, 10,  8,  4, 256, 32, 16,   5,   3,   4, 13},  // 0: short window (speech)
-    {32, 1024, 256, 10,  8,  4, 256, 32,  0,   3,   3,   0, 13},  // 1: long window (music)
-    {16,  256,  64, 10,  8,  4,   0,  0,  0,   5,   6,   0, 13},  // 2: cheaper: no long filter
-    {32, 2048, 512, 10,  8,  4, 256, 32,  0,   3,   3,   0, 13},  // 3: longest window
+    // lk   lw   lu  wn  na  ns   nb  nc  ne mu_a mu_c mu_e shift_b on olambda
+    {32,  384,  64, 10,  8,  4, 256, 32, 16,   5,   3,   4, 13, 32, 0.994},  // 0: short window (speech)
+    {32, 1024, 256, 10,  8,  4, 256, 32,  0,   3,   3,   0, 13, 32, 0.998},  // 1: long window (music)
+    {16,  256,  64, 10,  8,  4,   0,  0,  0,   5,   6,   0, 13,  0, 0},      // 2: cheaper: no long filter
+    {32, 2048, 512, 10,  8,  4, 256, 32,  0,   3,   3,   0, 13, 32, 0.998},  // 3: longest window
 };
 #define CASC_VARIANTS ((int)(sizeof casc_variants_ / sizeof casc_variants_[0]))
 
@@ -158,6 +163,99 @@ static void blpc_update_(blpc_ *f, int32_t x) {
         blpc_refit_(f);
 }
 
+// Stage O: least squares on the last n working-scale samples, in double
+// precision, refitted every OLS_REFIT samples from a covariance that forgets
+// by lambda a sample and weighs each sample by 1 / (running |error| + 2^7),
+// which leans the fit toward least absolute error (sac's OLS stage does the
+// same). The fit is an LDL^T factorisation, no square root. Every operation
+// is an IEEE + - * / in the order written here and in docs/format.md, so
+// every build computes the same bits (rule 1: -ffp-contract=off, no libm).
+#define OLS_N_MAX 32
+#define OLS_REFIT 16
+#define OLS_ADD 128.0   // 2 in 16-bit units
+#ifndef OLS_NU
+#define OLS_NU 1.0      // regularisation added to the diagonal
+#endif
+typedef struct {
+    int n, m;              // taps; updates since the last refit
+    double lambda, esum, pred;
+    double x[OLS_N_MAX];   // x[0] newest
+    double w[OLS_N_MAX];
+    double b[OLS_N_MAX];
+    double cov[OLS_N_MAX][OLS_N_MAX];  // lower triangle
+    double L[OLS_N_MAX][OLS_N_MAX];    // unit lower triangle (below the diagonal)
+    double d[OLS_N_MAX];
+} ols_;
+
+static void ols_init_(ols_ *f, int n, double lambda) {
+    memset(f, 0, sizeof *f);
+    f->n = n;
+    f->lambda = lambda;
+}
+
+// The prediction, rounded to working units and clamped (0 if not finite:
+// the weights can be huge after a nearly singular fit). The update's error
+// is against this value, so no NaN or infinity ever enters the covariance.
+static int64_t ols_predict_(ols_ *f) {
+    double p = 0.0;
+    for (int i = 0; i < f->n; i++) p += f->w[i] * f->x[i];
+    const int64_t lim = (int64_t)1 << CASC_LIM;
+    int64_t q;
+    if (!(p > -(double)lim)) q = p == p ? -lim : 0;
+    else if (!(p < (double)lim)) q = lim;
+    else q = p >= 0.0 ? (int64_t)(p + 0.5) : -(int64_t)(0.5 - p);
+    f->pred = (double)q;
+    return q;
+}
+
+// w = (cov + nu I)^-1 b; w is kept when a pivot is not positive.
+static void ols_refit_(ols_ *f) {
+    int n = f->n;
+    double t[OLS_N_MAX];
+    for (int j = 0; j < n; j++) {
+        double dj = f->cov[j][j] + OLS_NU;
+        for (int k = 0; k < j; k++) {
+            t[k] = f->L[j][k] * f->d[k];
+            dj -= f->L[j][k] * t[k];
+        }
+        if (!(dj > 0.0)) return;
+        f->d[j] = dj;
+        for (int i = j + 1; i < n; i++) {
+            double s = f->cov[i][j];
+            for (int k = 0; k < j; k++) s -= f->L[i][k] * t[k];
+            f->L[i][j] = s / dj;
+        }
+    }
+    double y[OLS_N_MAX];
+    for (int i = 0; i < n; i++) {
+        double s = f->b[i];
+        for (int k = 0; k < i; k++) s -= f->L[i][k] * y[k];
+        y[i] = s;
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double s = y[i] / f->d[i];
+        for (int k = i + 1; k < n; k++) s -= f->L[k][i] * f->w[k];
+        f->w[i] = s;
+    }
+}
+
+static void ols_update_(ols_ *f, double v) {
+    double e = v - f->pred;
+    f->esum = 0.6 * f->esum + 0.4 * (e < 0.0 ? -e : e);
+    double g = (1.0 - f->lambda) / (f->esum + OLS_ADD);
+    for (int j = 0; j < f->n; j++) {
+        double xj = f->x[j];
+        for (int i = 0; i <= j; i++) f->cov[j][i] = f->lambda * f->cov[j][i] + g * (xj * f->x[i]);
+        f->b[j] = f->lambda * f->b[j] + g * (xj * v);
+    }
+    if (++f->m == OLS_REFIT) {
+        f->m = 0;
+        ols_refit_(f);
+    }
+    memmove(f->x + 1, f->x, (size_t)(f->n - 1) * sizeof f->x[0]);
+    f->x[0] = v;
+}
+
 // One NLMS stage: predicts its input from its past (and extra inputs).
 // Weights are Q16. h[0] is the newest input.
 typedef struct {
@@ -184,18 +282,20 @@ typedef struct {
     int32_t prev;        // prefilter state: last working-scale sample
     int32_t prev_o;      // same for channel c-1
     blpc_ l, lo;         // stage L on this channel and on channel c-1
+    ols_ o;              // stage O (o.n = 0: none)
     nlms_ a;
     int na;              // of a.n, the taps on the own past (the rest: c-1)
     sslms_ b;
     nlms_ c;
     nlms_ e;             // stage E: NLMS on stage C's error (variant 0 only)
     nlms_ mix;           // stage M: weights of pA, pB, pC, pE (Q16, start 1)
+                         // and of pO - pL (start 0)
     int64_t pm;          // pL + stage M's weighted sum
     int64_t bias[BIAS_NCTX];  // stage D: running mean of the final error by context, Q8
     int ctx;             // stage D's context for the current sample
     int e1;              // sign of the last final error (-1, 0, 1)
     // Predictions made for the current sample, kept for the update.
-    int64_t p0, pa, pb, pc, pe, pd;
+    int64_t p0, pa, pb, pc, pe, po, pd;
 } casc_;
 
 static int64_t nlms_predict_(const nlms_ *f) {
@@ -275,7 +375,8 @@ static void casc_init_(casc_ *s, int variant, int stereo, int bits) {
     s->c.mu = v->mu_c;
     s->e.n = v->ne;
     s->e.mu = v->mu_e;
-    s->mix.n = 4;
+    ols_init_(&s->o, v->on, v->olambda);
+    s->mix.n = v->on ? 5 : 4;
     s->mix.mu = MIX_MU;
     for (int i = 0; i < 4; i++) s->mix.w[i] = 1 << 16;
 }
@@ -308,9 +409,11 @@ static int64_t casc_predict_(casc_ *s, int32_t other) {
     s->pc = s->c.n ? nlms_predict_(&s->c) : 0;
     int32_t *h = s->mix.h;
     s->pe = s->e.n ? nlms_predict_(&s->e) : 0;
+    s->po = s->o.n ? clamp_(ols_predict_(&s->o) - s->p0, lim) : 0;
     h[0] = (int32_t)s->pa, h[1] = (int32_t)s->pb, h[2] = (int32_t)s->pc, h[3] = (int32_t)s->pe;
+    h[4] = (int32_t)s->po;
     s->mix.pow = 0;
-    for (int i = 0; i < 4; i++) s->mix.pow += (int64_t)h[i] * h[i];
+    for (int i = 0; i < s->mix.n; i++) s->mix.pow += (int64_t)h[i] * h[i];
     int64_t q = s->pm = s->p0 + nlms_predict_(&s->mix);
     int up = q > s->prev ? 2 : q < s->prev ? 0 : 1;
     s->ctx = 3 * up + s->e1 + 1;
@@ -327,6 +430,7 @@ static void casc_update_(casc_ *s, int32_t x) {
     int32_t s1 = (int32_t)clamp_((int64_t)xs - s->p0, lim);
     s->prev = xs;
     blpc_update_(&s->l, xs);
+    if (s->o.n) ols_update_(&s->o, (double)xs);
     int64_t s2 = clamp_(s1 - s->pa, lim);
     int64_t s3 = clamp_(s2 - s->pb, lim);
     int64_t s4 = clamp_(s3 - s->pc, lim);
