@@ -173,9 +173,7 @@ static void blpc_update_(blpc_ *f, int32_t x) {
 #define OLS_N_MAX 32
 #define OLS_REFIT 16
 #define OLS_ADD 128.0   // 2 in 16-bit units
-#ifndef OLS_NU
 #define OLS_NU 1.0      // regularisation added to the diagonal
-#endif
 typedef struct {
     int n, m;              // taps; updates since the last refit
     double lambda, esum, pred;
