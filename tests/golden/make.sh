@@ -7,7 +7,9 @@
 #
 # Inputs (committed): short excerpts of the shipped samples and two signals
 # made here (24-bit stereo, 8-bit mono); model.lmm, a tiny model (d_model 16, one layer) trained for
-# 200 steps on samples/ residuals, so that chunks really are LM-coded.
+# 200 steps on samples/ residuals, so that chunks really are LM-coded. The model
+# is kept as committed (retraining it on today's residuals gives other weights,
+# and so other golden bytes for no reason); RETRAIN=1 trains it afresh.
 set -euo pipefail
 B=${1:-build}
 L=$B/lmic
@@ -37,11 +39,13 @@ b = bytes(128 + int(100 * math.sin(2 * math.pi * (200 + t / 8) * t / 11025)) for
 o = wave.open(g + '/chirp8.wav', 'wb'); o.setnchannels(1); o.setsampwidth(1); o.setframerate(11025)
 o.writeframes(b); o.close()
 PY
-"$L" train --data audio --path samples --predict normal --chunk-size 2048 --d-model 16 --layers 1 \
-    --heads 2 --context 256 --seq 128 --batch 8 --lr 3e-3 --steps 200 --threads 1 --val-frac 0 \
-    --print-every 1000 -o "$G/model.tmp.lmm" -f 2>/dev/null
-mv "$G/model.tmp.lmm" "$G/model.lmm"
-rm -f "$G/model.tmp.lmm.ckpt"
+if [ "${RETRAIN:-0}" = 1 ] || [ ! -f "$G/model.lmm" ]; then
+  "$L" train --data audio --path samples --predict normal --chunk-size 2048 --d-model 16 --layers 1 \
+      --heads 2 --context 256 --seq 128 --batch 8 --lr 3e-3 --steps 200 --threads 1 --val-frac 0 \
+      --print-every 1000 -o "$G/model.tmp.lmm" -f 2>/dev/null
+  mv "$G/model.tmp.lmm" "$G/model.lmm"
+  rm -f "$G/model.tmp.lmm.ckpt"
+fi
 # name options: one file per setting worth pinning
 while read -r name wav opts; do
   "$L" compress -q -f --threads 1 --model "$G/model.lmm" $opts -o "$G/$name.lmic" "$G/$wav"
