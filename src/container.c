@@ -14,8 +14,16 @@
 
 static const uint8_t magic_[8] = {'L', 'M', 'I', 'C', 'F', 'I', 'L', 'E'};
 #define FIXED_SIZE 48  // bytes before the varint fields
-#define NFIELDS_ 17     // the varint fields (docs/format.md)
 #define MAX_FRAMES ((uint64_t)1 << 48)
+
+// The varint fields after the MD5, in file order (docs/format.md). Those
+// before F_PREFIX are 32-bit but for F_FRAMES.
+enum {
+    F_RATE, F_CHANNELS, F_BITS, F_FLOAT, F_FRAMES, F_SOURCE, F_DEPTH, F_SRC_BITS, F_LAYOUT,
+    F_CHANNEL, F_MID_SIDE, F_CHUNK, F_WINDOW, F_OVERLAP,
+    F_PREFIX,  // 0: the canonical WAV header; else its size + 1, the bytes stored
+    F_SUFFIX, F_ENTRIES, NFIELDS_
+};
 
 static void put32_(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
 static uint32_t get32_(const uint8_t *p) {
@@ -120,11 +128,24 @@ lmic_status lmic_file_write_header(const lmic_file_info *fi, lmic_buf *out) {
     memcpy(h + 16, fi->model, 16);
     memcpy(h + 32, fi->md5, 16);
     int canonical = prefix_canonical_(fi);
-    const uint64_t field[NFIELDS_] = {
-        fi->sample_rate, fi->channels, fi->bits, fi->is_float, fi->frames, fi->source,
-        fi->depth, fi->src_bits, (uint64_t)fi->spec.layout, (uint64_t)fi->spec.channel,
-        (uint64_t)(fi->spec.mid_side != 0), fi->frames_per_chunk, fi->window, fi->overlap,
-        canonical ? 0 : fi->prefix_size + 1, fi->suffix_size, fi->nentries};
+    uint64_t field[NFIELDS_];
+    field[F_RATE] = fi->sample_rate;
+    field[F_CHANNELS] = fi->channels;
+    field[F_BITS] = fi->bits;
+    field[F_FLOAT] = fi->is_float;
+    field[F_FRAMES] = fi->frames;
+    field[F_SOURCE] = fi->source;
+    field[F_DEPTH] = fi->depth;
+    field[F_SRC_BITS] = fi->src_bits;
+    field[F_LAYOUT] = (uint64_t)fi->spec.layout;
+    field[F_CHANNEL] = (uint64_t)fi->spec.channel;
+    field[F_MID_SIDE] = fi->spec.mid_side != 0;
+    field[F_CHUNK] = fi->frames_per_chunk;
+    field[F_WINDOW] = fi->window;
+    field[F_OVERLAP] = fi->overlap;
+    field[F_PREFIX] = canonical ? 0 : fi->prefix_size + 1;
+    field[F_SUFFIX] = fi->suffix_size;
+    field[F_ENTRIES] = fi->nentries;
     lmic_status st;
     if ((st = lmic_buf_append(out, h, sizeof h)) != LMIC_OK) goto fail;
     for (int i = 0; i < NFIELDS_; i++)
@@ -172,39 +193,40 @@ lmic_status lmic_file_read_header(const uint8_t *data, size_t size, lmic_file_in
     memcpy(fi->md5, data + 32, 16);
     size_t end = H - 4, pos = FIXED_SIZE;
     uint64_t v[NFIELDS_];
-    for (int i = 0; i < NFIELDS_; i++) RETURN_IF(lmic_varint_get_(data, end, &pos, &v[i]) != 0, LMIC_ERR_CORRUPT);
-    // Every field but frames, the prefix and suffix sizes and the entry
-    // count is 32 bits wide.
     for (int i = 0; i < NFIELDS_; i++)
-        RETURN_IF(i != 4 && i < 14 && v[i] > UINT32_MAX, LMIC_ERR_CORRUPT);
-    fi->sample_rate = (uint32_t)v[0];
-    fi->channels = (uint32_t)v[1];
-    fi->bits = (uint32_t)v[2];
-    fi->is_float = (uint32_t)v[3];
-    fi->frames = v[4];
-    fi->source = (uint32_t)v[5];
-    fi->depth = (uint32_t)v[6];
-    fi->src_bits = (uint32_t)v[7];
-    RETURN_IF(v[8] > LMIC_LAYOUT_CHANNEL || v[9] >= LMIC_PCM_MAX_CHANNELS || v[10] > 1, LMIC_ERR_CORRUPT);
+        RETURN_IF(lmic_varint_get_(data, end, &pos, &v[i]) != 0, LMIC_ERR_CORRUPT);
+    for (int i = 0; i < F_PREFIX; i++)
+        RETURN_IF(i != F_FRAMES && v[i] > UINT32_MAX, LMIC_ERR_CORRUPT);
+    fi->sample_rate = (uint32_t)v[F_RATE];
+    fi->channels = (uint32_t)v[F_CHANNELS];
+    fi->bits = (uint32_t)v[F_BITS];
+    fi->is_float = (uint32_t)v[F_FLOAT];
+    fi->frames = v[F_FRAMES];
+    fi->source = (uint32_t)v[F_SOURCE];
+    fi->depth = (uint32_t)v[F_DEPTH];
+    fi->src_bits = (uint32_t)v[F_SRC_BITS];
+    RETURN_IF(v[F_LAYOUT] > LMIC_LAYOUT_CHANNEL || v[F_CHANNEL] >= LMIC_PCM_MAX_CHANNELS ||
+                  v[F_MID_SIDE] > 1,
+              LMIC_ERR_CORRUPT);
     fi->spec = (lmic_pcm_spec){(int)(fi->channels <= LMIC_PCM_MAX_CHANNELS ? fi->channels : 0),
-                               (int)(fi->bits <= 32 ? fi->bits : 0), (lmic_layout)v[8],
-                               (int)v[9], (int)v[10]};
-    fi->frames_per_chunk = (uint32_t)v[11];
-    fi->window = (uint32_t)v[12];
-    fi->overlap = (uint32_t)v[13];
-    fi->suffix_size = v[15];
-    fi->nentries = v[16];
+                               (int)(fi->bits <= 32 ? fi->bits : 0), (lmic_layout)v[F_LAYOUT],
+                               (int)v[F_CHANNEL], (int)v[F_MID_SIDE]};
+    fi->frames_per_chunk = (uint32_t)v[F_CHUNK];
+    fi->window = (uint32_t)v[F_WINDOW];
+    fi->overlap = (uint32_t)v[F_OVERLAP];
+    fi->suffix_size = v[F_SUFFIX];
+    fi->nentries = v[F_ENTRIES];
     RETURN_IF(!fields_ok_(fi), LMIC_ERR_CORRUPT);
-    if (v[14] == 0) {  // the canonical header, rebuilt from the fields
+    if (v[F_PREFIX] == 0) {  // the canonical header, rebuilt from the fields
         RETURN_IF(lmic_wav_canonical_header(fi->sample_rate, fi->channels, fi->bits, fi->is_float,
                                             fi->frames, fi->wav_header) != LMIC_OK,
                   LMIC_ERR_CORRUPT);
         fi->prefix = fi->wav_header;
         fi->prefix_size = LMIC_WAV_CANONICAL_SIZE;
     } else {
-        RETURN_IF(v[14] - 1 > end - pos, LMIC_ERR_CORRUPT);
+        RETURN_IF(v[F_PREFIX] - 1 > end - pos, LMIC_ERR_CORRUPT);
         fi->prefix = data + pos;
-        fi->prefix_size = v[14] - 1;
+        fi->prefix_size = v[F_PREFIX] - 1;
         pos += (size_t)fi->prefix_size;
     }
     RETURN_IF(fi->suffix_size > end - pos, LMIC_ERR_CORRUPT);
