@@ -688,6 +688,8 @@ typedef struct {
     uint32_t crc;     // CRC-32 of the entry's payload bytes followed by its tokens
 } lmic_index_entry;
 
+#define LMIC_WAV_CANONICAL_SIZE 44  // bytes of the canonical WAV header (below)
+
 typedef struct {
     uint8_t model[16];        // fingerprint of the model that coded the chunks
     uint32_t sample_rate;     // Hz
@@ -707,7 +709,7 @@ typedef struct {
     uint64_t suffix_size;     // WAV bytes after them
     const uint8_t *prefix, *suffix;  // (write: the caller's; read: point into
                                      // the caller's data, or prefix to wav_header)
-    uint8_t wav_header[44];   // read: the canonical WAV header, when the file
+    uint8_t wav_header[LMIC_WAV_CANONICAL_SIZE];  // read: the canonical WAV header, when the file
                               // stores it as a flag (do not copy fi and keep
                               // using the copy's prefix)
     uint64_t nentries;
@@ -719,7 +721,6 @@ typedef struct {
 // `frames` frames: what lmic writes for a converted source, and what a file
 // stores as one byte instead of 44. The pad byte after an odd payload is the
 // caller's. LMIC_ERR_ARG when the audio does not fit a WAV file.
-#define LMIC_WAV_CANONICAL_SIZE 44
 lmic_status lmic_wav_canonical_header(uint32_t rate, uint32_t channels, uint32_t bits,
                                       uint32_t is_float, uint64_t frames,
                                       uint8_t h[LMIC_WAV_CANONICAL_SIZE]);
