@@ -122,12 +122,14 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
     lmic_pred *pred = malloc((n * (size_t)C + 1) * sizeof *pred);
     int32_t *res = malloc((total * (size_t)C + 1) * sizeof *res);
     int32_t *ms = p->spec.mid_side ? malloc((total * (size_t)C + 1) * sizeof *ms) : NULL;
-    uint8_t *tok = malloc(total * fb + 1);
+    // The model's input; the plain coder reads the residuals themselves.
+    uint8_t *tok = coder != LMIC_ENTROPY_PLAIN ? malloc(total * fb + 1) : NULL;
     lmic_buf code = {0}, head = {0};
     // The model's segments: lengths, sizes, and for the mixer each one's
     // chunk frames and first token.
     size_t *slen = NULL, *ssize = NULL, *sfirst = NULL, *sfr = NULL, *sst = NULL;
-    if (!foff || !len || !code_size || !psize || !plain || !pred || !res || !tok || (p->spec.mid_side && !ms)) {
+    if (!foff || !len || !code_size || !psize || !plain || !pred || !res ||
+        (coder != LMIC_ENTROPY_PLAIN && !tok) || (p->spec.mid_side && !ms)) {
         st = LMIC_ERR_NOMEM;
         goto fail;
     }
@@ -150,7 +152,7 @@ lmic_status lmic_audio_compress(const lmic_model *m, const lmic_audio_params *p,
         if (predict < 0) memset(pr, 0, (size_t)C * sizeof *pr);  // LMIC_PRED_NONE
         else s = lmic_pred_choose(x, nframes[i], C, p->spec.bits, (lmic_pred_effort)predict, pr);
         if (s == LMIC_OK) s = lmic_pred_apply(pr, x, nframes[i], C, p->spec.bits, res + foff[i] * (size_t)C);
-        if (s == LMIC_OK) s = lmic_pcm_encode(&rspec, res + foff[i] * (size_t)C, nframes[i], tok + foff[i] * fb);
+        if (s == LMIC_OK && tok) s = lmic_pcm_encode(&rspec, res + foff[i] * (size_t)C, nframes[i], tok + foff[i] * fb);
         code_size[i] = psize[i] = SIZE_MAX;
         if (s == LMIC_OK && (coder == LMIC_ENTROPY_AUTO || coder == LMIC_ENTROPY_PLAIN))
             s = lmic_plain_encode(res + foff[i] * (size_t)C, nframes[i], C, p->spec.bits, &plain[i], &psize[i]);
