@@ -37,6 +37,22 @@ assert all(c["chunked_rate"] > 1.0 for c in j["compressors"]), j
   && ok eval_audio_channel || bad eval_audio_channel "$(cat "$T/err")"
 "$LMIC" eval --data text --path README.md --keep-partial --compressor lzma2-9e,png >/dev/null 2>"$T/err" \
   && ok eval_text || bad eval_text "$(cat "$T/err")"
+# lmic's own codec as an eval row: on 8-bit speech chunks it beats FLAC's
+# chunked rate; random chunks stay exactly their size (stored as they are);
+# 16-bit stereo runs too (every chunk is decoded and compared inside).
+if "$LMIC" eval --data librispeech --path samples/speech16k --compressor lmic,flac --json > "$T/lj" 2>"$T/err" \
+   && python3 -c '
+import json, sys
+c = {x["name"]: x for x in json.load(open(sys.argv[1]))["compressors"]}
+assert 0.05 < c["lmic"]["chunked_rate"] < c["flac"]["chunked_rate"], c
+' "$T/lj"; then ok eval_lmic_row; else bad eval_lmic_row "$(cat "$T/err" "$T/lj")"; fi
+if "$LMIC" eval --data random --num-chunks 8 --seed 5 --compressor lmic --json > "$T/lr" && python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["compressors"][0]["chunked_rate"] == 1.0, j
+' "$T/lr"; then ok eval_lmic_random_raw; else bad eval_lmic_random_raw "$(cat "$T/lr")"; fi
+"$LMIC" eval --data audio --path samples/music --depth native --stereo ms --compressor lmic >/dev/null 2>"$T/err" \
+  && ok eval_lmic_stereo16 || bad eval_lmic_stereo16 "$(cat "$T/err")"
 
 # --- lmic eval agrees with the codecs' own tools (within 1 point)
 if bash bench/eval_vs_cli.sh --check 1 --lmic "$LMIC" --data librispeech --path samples/speech16k > "$T/vs" 2>&1; then

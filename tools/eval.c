@@ -169,6 +169,86 @@ done:
     return rc;
 }
 
+// lmic's own audio codec, every chunk alone: the predictor front end, then
+// the plain coder or the built-in model mixed with its model, whichever is
+// shorter (lmic compress's --coder auto), each chunk one channel of
+// `bits`-bit samples at the loader's rate. A payload counts in full
+// (predictor parameters, coder byte, stream); one as long as its chunk is
+// the chunk as it is (nothing shrank it), so the sizes alone, which every
+// row leaves uncounted, tell the decoder which is which. Every chunk is
+// decoded back and compared.
+static int run_audio_(const eval_opts *e, const lmic_buf *all, const chunk_ref *ch, size_t nch,
+                      result *r, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    r->name = "lmic";
+    r->ok = 1;
+    r->whole_rate = -1;
+    const lmic_model *m = e->codec_model;
+    int ctx = lmic_model_get_config(m)->context;
+    lmic_buf out = {0};
+    int32_t *x = NULL, *y = NULL;
+    uint8_t *back = NULL;
+    int rc = -1;
+    double t0 = now_seconds();
+    for (size_t i = 0; i < nch; i++) {
+        const chunk_meta *mt = &ch[i].meta;
+        if (mt->bits != 8 && mt->bits != 16) {
+            r->ok = 0;
+            snprintf(r->note, sizeof r->note, "n/a: lmic here takes 8- or 16-bit tokens");
+            rc = 0;
+            goto done;
+        }
+        // The tokens as samples: offset binary, most significant byte first.
+        lmic_pcm_spec spec = {mt->interleaved ? mt->channels : 1, mt->bits, LMIC_LAYOUT_INTERLEAVE, 0, 0};
+        size_t fb = (size_t)lmic_pcm_frame_bytes(&spec), nf = ch[i].n / fb;
+        if (nf * fb != ch[i].n || nf == 0) {
+            efail_(err, errlen, "lmic: a chunk of %zu bytes is not whole frames of %zu", ch[i].n, fb);
+            goto done;
+        }
+        size_t win = (size_t)(ctx < 256 ? ctx : 256) / fb * fb;
+        lmic_audio_params ap = {spec, {win, 0}, 0};
+        int32_t *x2 = realloc(x, ch[i].n * sizeof *x2);
+        if (!x2) { efail_(err, errlen, "out of memory"); goto done; }
+        x = x2;
+        int32_t *y2 = realloc(y, ch[i].n * sizeof *y2);
+        if (!y2) { efail_(err, errlen, "out of memory"); goto done; }
+        y = y2;
+        uint8_t *b2 = realloc(back, ch[i].n);
+        if (!b2) { efail_(err, errlen, "out of memory"); goto done; }
+        back = b2;
+        const uint8_t *in = all->data + ch[i].off;
+        lmic_status st = lmic_pcm_decode(&spec, in, nf, x);
+        size_t size, off = out.size;
+        uint8_t mode;
+        if (st == LMIC_OK)
+            st = lmic_audio_compress(m, &ap, LMIC_PRED_EFFORT_NORMAL, LMIC_ENTROPY_AUTO, x, &nf, 1,
+                                     e->threads, &out, &size, &mode);
+        if (st != LMIC_OK) { efail_(err, errlen, "lmic: compression failed: %s", lmic_strerror(st)); goto done; }
+        if (mode != LMIC_CHUNK_LM) size = ch[i].n;  // raw: the chunk's bytes as they are
+        if (mode != LMIC_CHUNK_LM) out.size = off;
+        else if (size >= ch[i].n) { efail_(err, errlen, "lmic: a coded chunk did not shrink"); goto done; }
+        if (mode == LMIC_CHUNK_LM) {
+            st = lmic_audio_decompress(m, &ap, out.data + off, &size, &mode, &nf, 1, e->threads, y);
+            if (st == LMIC_OK) st = lmic_pcm_encode(&spec, y, nf, back);
+            if (st != LMIC_OK || memcmp(back, in, ch[i].n) != 0) {
+                efail_(err, errlen, "lmic: decompressed data differs from the input (%s)",
+                       st != LMIC_OK ? lmic_strerror(st) : "wrong bytes");
+                goto done;
+            }
+        }
+        r->chunked_sum += size;
+    }
+    r->t_chunked = now_seconds() - t0;
+    r->chunked_rate = (double)r->chunked_sum / (double)all->size;
+    rc = 0;
+done:
+    free(x);
+    free(y);
+    free(back);
+    lmic_buf_free(&out);
+    return rc;
+}
+
 static void print_table_(FILE *out, const eval_opts *e, const result *rs, int nr, size_t nch,
                          size_t raw) {
     fprintf(out, "data: %s, %zu chunks, %zu bytes\n", e->data_name, nch, raw);
@@ -212,16 +292,18 @@ static void print_json_(FILE *out, const eval_opts *e, const result *rs, int nr,
 
 int eval_run(loader *L, const eval_opts *e, FILE *out, char *err, size_t errlen) {
     // Resolve every codec name before reading any data.
-    const lmic_codec *codecs[16];  // NULL: the language model ("lm")
+    const lmic_codec *codecs[16];  // NULL: the language model ("lm") or lmic's codec ("lmic")
+    int audio[16] = {0};           // 1: "lmic"
     int nc = 0;
     char names[256];
     snprintf(names, sizeof names, "%s", e->compressors);
     for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         const lmic_codec *c = lmic_codec_find(tok);
         if (!c && !strcmp(tok, "lm") && !e->model) return efail_(err, errlen, "compressor 'lm' needs --model MODEL");
-        if (!c && strcmp(tok, "lm"))
-            return efail_(err, errlen, "unknown compressor '%s' (known: gzip, lzma2, lzma2-9e, png, flac, lm)", tok);
+        if (!c && strcmp(tok, "lm") && (strcmp(tok, "lmic") || !e->codec_model))
+            return efail_(err, errlen, "unknown compressor '%s' (known: gzip, lzma2, lzma2-9e, png, flac, lm, lmic)", tok);
         if (nc == 16) return efail_(err, errlen, "too many compressors");
+        audio[nc] = !c && !strcmp(tok, "lmic");
         codecs[nc++] = c;
     }
     if (nc == 0) return efail_(err, errlen, "no compressor given");
@@ -249,7 +331,8 @@ int eval_run(loader *L, const eval_opts *e, FILE *out, char *err, size_t errlen)
     if (nch == 0) { efail_(err, errlen, "no data: not one whole chunk (try --keep-partial or a smaller --chunk-size)"); goto done; }
     for (int i = 0; i < nc; i++)
         if (codecs[i] ? run_codec_(codecs[i], &all, ch, nch, e->progress, &rs[i], err, errlen)
-                      : run_lm_(e, &all, ch, nch, &rs[i], err, errlen)) goto done;
+            : audio[i] ? run_audio_(e, &all, ch, nch, &rs[i], err, errlen)
+                       : run_lm_(e, &all, ch, nch, &rs[i], err, errlen)) goto done;
     if (e->json) print_json_(out, e, rs, nc, nch, all.size);
     else print_table_(out, e, rs, nc, nch, all.size);
     rc = 0;

@@ -13,7 +13,8 @@ typedef struct {
     int json;                 // JSON instead of a table
     int progress;             // progress bar on stderr when it is a terminal
     const lmic_model *model;  // for the "lm" compressor (NULL: not available)
-    int threads;              // for the "lm" compressor, >= 1
+    const lmic_model *codec_model;  // for the "lmic" compressor (lmic's audio codec)
+    int threads;              // for "lm" and "lmic", >= 1
 } eval_opts;
 
 // Reads every chunk from L, runs the codecs, prints the report to out.

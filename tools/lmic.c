@@ -42,8 +42,9 @@ static const char *usage_ =
     "           [--window TOKENS] (256, at most the model's context) [--overlap TOKENS] (0);\n"
     "           stereo is coded as mid/side unless --stereo lr\n"
     "  eval     compress data with classical codecs, the paper's Table 1\n"
-    "           [--compressor gzip,lzma2,lzma2-9e,png,flac,lm] [--json] [--no-progress]\n"
-    "           (lm: the paper's LM row, needs --model M [--threads N])\n"
+    "           [--compressor gzip,lzma2,lzma2-9e,png,flac,lm,lmic] [--json] [--no-progress]\n"
+    "           (lm: the paper's LM row, needs --model M [--threads N]; lmic: lmic's\n"
+    "           audio codec, front end + built-in model, on each chunk alone)\n"
     "  chunks   write the loader's byte stream to a file: -o FILE (- = stdout) [-f]\n"
     "  score    bits per byte of a model on data: --model M [--threads N] [--batch B]\n"
     "           [--incremental] [--dump-cdf FILE] [--dump-logp FILE] [--json]\n"
@@ -163,7 +164,8 @@ static int cmd_eval_(int argc, char **argv) {
     snprintf(name, sizeof name, "%s:%s", loader_kind_name(o.lo.kind),
              o.lo.kind == DATA_RANDOM ? "seeded" : o.lo.path);
     lmic_model *m = o.model ? load_model_(o.model, NULL) : NULL;
-    eval_opts e = {o.compressors, name, o.json, o.progress, m, o.threads};
+    const char *dname;
+    eval_opts e = {o.compressors, name, o.json, o.progress, m, default_model(&dname), o.threads};
     char err[600];
     int rc = eval_run(L, &e, stdout, err, sizeof err);
     loader_free(L);
