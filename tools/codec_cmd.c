@@ -30,7 +30,7 @@
 // The model file built into the binary (generated from models/default.lmm).
 extern const unsigned char lmic_default_model_data[];
 extern const size_t lmic_default_model_size;
-#define DEFAULT_MODEL_NAME "models/default.lmm (C 64, L 2, context 1024; 3500 steps on train-corpus speech residuals; float16)"
+#define DEFAULT_MODEL_NAME "models/default.lmm (C 64, L 2, context 1024; 9500 steps on train-corpus speech residuals; float16)"
 
 typedef struct {
     const char *out, *model;
