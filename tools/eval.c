@@ -127,15 +127,20 @@ done:
     return rc;
 }
 
+// A row without a header or a whole-stream rate (the model rows).
+static void model_row_(result *r, const char *name) {
+    memset(r, 0, sizeof *r);
+    r->name = name;
+    r->ok = 1;
+    r->whole_rate = -1;
+}
+
 // The paper's LM row: every chunk coded alone by lmic_lm_compress (a chunk
 // the model would expand is stored raw, as in .lmic files), no header, no
 // whole-stream rate; every chunk decoded back and compared.
 static int run_lm_(const eval_opts *e, const lmic_buf *all, const chunk_ref *ch, size_t nch,
                    result *r, char *err, size_t errlen) {
-    memset(r, 0, sizeof *r);
-    r->name = "lm";
-    r->ok = 1;
-    r->whole_rate = -1;
+    model_row_(r, "lm");
     int ctx = lmic_model_get_config(e->model)->context;
     size_t *len = malloc(nch * sizeof *len), *size = malloc(nch * sizeof *size);
     uint8_t *mode = malloc(nch), *back = malloc(all->size + 1);
@@ -171,18 +176,15 @@ done:
 
 // lmic's own audio codec, every chunk alone: the predictor front end, then
 // the plain coder or the built-in model mixed with its model, whichever is
-// shorter (lmic compress's --coder auto), each chunk one channel of
-// `bits`-bit samples at the loader's rate. A payload counts in full
+// shorter (lmic compress's --coder auto), each chunk's tokens read as the
+// loader's samples (8 or 16 bits, channels interleaved). A payload counts in full
 // (predictor parameters, coder byte, stream); one as long as its chunk is
 // the chunk as it is (nothing shrank it), so the sizes alone, which every
 // row leaves uncounted, tell the decoder which is which. Every chunk is
 // decoded back and compared.
 static int run_audio_(const eval_opts *e, const lmic_buf *all, const chunk_ref *ch, size_t nch,
                       result *r, char *err, size_t errlen) {
-    memset(r, 0, sizeof *r);
-    r->name = "lmic";
-    r->ok = 1;
-    r->whole_rate = -1;
+    model_row_(r, "lmic");
     const lmic_model *m = e->codec_model;
     int ctx = lmic_model_get_config(m)->context;
     lmic_buf out = {0};
