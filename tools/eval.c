@@ -187,10 +187,13 @@ static int run_audio_(const eval_opts *e, const lmic_buf *all, const chunk_ref *
     model_row_(r, "lmic");
     const lmic_model *m = e->codec_model;
     int ctx = lmic_model_get_config(m)->context;
+    size_t maxn = 0;
+    for (size_t i = 0; i < nch; i++) maxn = ch[i].n > maxn ? ch[i].n : maxn;
     lmic_buf out = {0};
-    int32_t *x = NULL, *y = NULL;
-    uint8_t *back = NULL;
+    int32_t *x = malloc((maxn + 1) * sizeof *x), *y = malloc((maxn + 1) * sizeof *y);
+    uint8_t *back = malloc(maxn + 1);
     int rc = -1;
+    if (!x || !y || !back) { efail_(err, errlen, "out of memory"); goto done; }
     double t0 = now_seconds();
     for (size_t i = 0; i < nch; i++) {
         const chunk_meta *mt = &ch[i].meta;
@@ -209,15 +212,6 @@ static int run_audio_(const eval_opts *e, const lmic_buf *all, const chunk_ref *
         }
         size_t win = (size_t)(ctx < 256 ? ctx : 256) / fb * fb;
         lmic_audio_params ap = {spec, {win, 0}, 0};
-        int32_t *x2 = realloc(x, ch[i].n * sizeof *x2);
-        if (!x2) { efail_(err, errlen, "out of memory"); goto done; }
-        x = x2;
-        int32_t *y2 = realloc(y, ch[i].n * sizeof *y2);
-        if (!y2) { efail_(err, errlen, "out of memory"); goto done; }
-        y = y2;
-        uint8_t *b2 = realloc(back, ch[i].n);
-        if (!b2) { efail_(err, errlen, "out of memory"); goto done; }
-        back = b2;
         const uint8_t *in = all->data + ch[i].off;
         lmic_status st = lmic_pcm_decode(&spec, in, nf, x);
         size_t size, off = out.size;
@@ -226,10 +220,13 @@ static int run_audio_(const eval_opts *e, const lmic_buf *all, const chunk_ref *
             st = lmic_audio_compress(m, &ap, LMIC_PRED_EFFORT_NORMAL, LMIC_ENTROPY_AUTO, x, &nf, 1,
                                      e->threads, &out, &size, &mode);
         if (st != LMIC_OK) { efail_(err, errlen, "lmic: compression failed: %s", lmic_strerror(st)); goto done; }
-        if (mode != LMIC_CHUNK_LM) size = ch[i].n;  // raw: the chunk's bytes as they are
-        if (mode != LMIC_CHUNK_LM) out.size = off;
-        else if (size >= ch[i].n) { efail_(err, errlen, "lmic: a coded chunk did not shrink"); goto done; }
-        if (mode == LMIC_CHUNK_LM) {
+        if (mode != LMIC_CHUNK_LM) {  // stored: the chunk's bytes as they are
+            size = ch[i].n;
+            out.size = off;
+        } else if (size >= ch[i].n) {
+            efail_(err, errlen, "lmic: a coded chunk did not shrink");
+            goto done;
+        } else {
             st = lmic_audio_decompress(m, &ap, out.data + off, &size, &mode, &nf, 1, e->threads, y);
             if (st == LMIC_OK) st = lmic_pcm_encode(&spec, y, nf, back);
             if (st != LMIC_OK || memcmp(back, in, ch[i].n) != 0) {
