@@ -129,6 +129,11 @@ static void parse_codec_(int argc, char **argv, codec_opts *o) {
 
 // --- models
 
+size_t model_window(int ctx, size_t want, size_t fb) {
+    size_t w = want ? want : (ctx < DEFAULT_WINDOW ? (size_t)ctx : DEFAULT_WINDOW);
+    return w < fb ? fb : w / fb * fb;
+}
+
 static void hex_to_bytes_(const char hex[33], uint8_t out[16]) {
     for (int i = 0; i < 16; i++) {
         unsigned v;
@@ -236,11 +241,9 @@ static void compress_one_(const codec_opts *o, const char *in) {
     size_t fb = (size_t)lmic_pcm_frame_bytes(&fi.spec);
     if (fb > (size_t)ctx)
         die_("%s: one frame is %zu bytes, more than the model's context of %d", display_(in), fb, ctx);
-    // The model reads whole frames at a time: the window is a multiple of
-    // the frame's bytes, and so is the overlap (a quarter window unless set).
-    size_t win = o->window ? (size_t)o->window : (ctx < DEFAULT_WINDOW ? (size_t)ctx : DEFAULT_WINDOW);
-    if (win > (size_t)ctx) die_("--window %zu: more than the model's context of %d", win, ctx);
-    win = win < fb ? fb : win / fb * fb;
+    if (o->window > ctx) die_("--window %d: more than the model's context of %d", o->window, ctx);
+    size_t win = model_window(ctx, (size_t)o->window, fb);
+    // The overlap is a whole number of frames too.
     size_t ovl = o->overlap >= 0 ? (size_t)o->overlap / fb * fb : 0;
     if (ovl > win || win + ovl > (size_t)ctx)
         die_("--overlap %zu: window %zu + overlap must fit the model's context of %d, overlap <= window",

@@ -15,4 +15,9 @@ int cmd_info(int argc, char **argv);
 // or exits with one line. *name receives its description.
 const lmic_model *default_model(const char **name);
 
+// The tokens the model reads at a time for frames of fb bytes (fb <= ctx):
+// `want` (0: the default, 256 or the context if smaller), cut to whole frames
+// but at least one.
+size_t model_window(int ctx, size_t want, size_t fb);
+
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_cmd.h"
 #include "progress.h"
 
 typedef struct {
@@ -185,7 +186,7 @@ done:
 static int run_audio_(const eval_opts *e, const lmic_buf *all, const chunk_ref *ch, size_t nch,
                       result *r, char *err, size_t errlen) {
     model_row_(r, "lmic");
-    const lmic_model *m = e->codec_model;
+    const lmic_model *m = e->codec_model();
     int ctx = lmic_model_get_config(m)->context;
     size_t maxn = 0;
     for (size_t i = 0; i < nch; i++) maxn = ch[i].n > maxn ? ch[i].n : maxn;
@@ -210,7 +211,7 @@ static int run_audio_(const eval_opts *e, const lmic_buf *all, const chunk_ref *
             efail_(err, errlen, "lmic: a chunk of %zu bytes is not whole frames of %zu", ch[i].n, fb);
             goto done;
         }
-        size_t win = (size_t)(ctx < 256 ? ctx : 256) / fb * fb;
+        size_t win = model_window(ctx, 0, fb);
         lmic_audio_params ap = {spec, {win, 0}, 0};
         const uint8_t *in = all->data + ch[i].off;
         lmic_status st = lmic_pcm_decode(&spec, in, nf, x);

@@ -13,7 +13,9 @@ typedef struct {
     int json;                 // JSON instead of a table
     int progress;             // progress bar on stderr when it is a terminal
     const lmic_model *model;  // for the "lm" compressor (NULL: not available)
-    const lmic_model *codec_model;  // for the "lmic" compressor (lmic's audio codec)
+    // For the "lmic" compressor (lmic's audio codec): its model, loaded only
+    // when that row runs (NULL: not available).
+    const lmic_model *(*codec_model)(void);
     int threads;              // for "lm" and "lmic", >= 1
 } eval_opts;
 

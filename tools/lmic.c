@@ -154,6 +154,8 @@ static loader *open_loader_(const cli_opts *o) {
     return L;
 }
 
+static const lmic_model *builtin_model_(void) { return default_model(NULL); }
+
 static int cmd_eval_(int argc, char **argv) {
     cli_opts o;
     parse_(argc, argv, 2, &o);
@@ -164,8 +166,7 @@ static int cmd_eval_(int argc, char **argv) {
     snprintf(name, sizeof name, "%s:%s", loader_kind_name(o.lo.kind),
              o.lo.kind == DATA_RANDOM ? "seeded" : o.lo.path);
     lmic_model *m = o.model ? load_model_(o.model, NULL) : NULL;
-    const char *dname;
-    eval_opts e = {o.compressors, name, o.json, o.progress, m, default_model(&dname), o.threads};
+    eval_opts e = {o.compressors, name, o.json, o.progress, m, builtin_model_, o.threads};
     char err[600];
     int rc = eval_run(L, &e, stdout, err, sizeof err);
     loader_free(L);
