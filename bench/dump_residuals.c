@@ -1,7 +1,7 @@
 // dump_residuals.c -- residuals and predictions of WAV files, as the
 // compressor's front end makes them, for bench/tokenise_experiment.py.
 //
-// Each file is cut into chunks of 16384 frames (DEFAULT_CHUNK in
+// Each file is cut into chunks of 65536 frames (DEFAULT_CHUNK in
 // tools/codec_cmd.c); per chunk lmic_pred_choose at effort normal, then
 // lmic_pred_apply (as lmic_audio_compress does). Only 16-bit mono files are
 // used (others are skipped with a note on stderr). Writes
@@ -12,7 +12,7 @@
 //
 // Build (after `make B=/tmp/btok`):
 //   cc -O2 -std=c11 -Iinclude -Itools bench/dump_residuals.c /tmp/btok/tools/audio_io.o
-//     /tmp/btok/liblmic.a $(pkg-config --libs sndfile) -lm -fopenmp -o /tmp/btok/dump_residuals
+//     /tmp/btok/liblmic.a $(pkg-config --libs sndfile) -lz -lm -fopenmp -o /tmp/btok/dump_residuals
 // Usage: dump_residuals PREFIX MAX_SAMPLES FILE.wav...
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +22,7 @@
 #include "audio_io.h"
 #include "lmic.h"
 
-#define CHUNK 16384
+#define CHUNK 65536
 
 static uint8_t *slurp(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
@@ -62,8 +62,8 @@ int main(int argc, char **argv) {
          *fc = open_out(prefix, ".chunks.i64");
     int64_t total = 0;
     int files = 0, chunks = 0;
-    int32_t res[CHUNK];
-    int16_t r16[CHUNK], p16[CHUNK];
+    static int32_t res[CHUNK];
+    static int16_t r16[CHUNK], p16[CHUNK];
     for (int i = 3; i < argc && (max == 0 || total < max); i++) {
         size_t n;
         uint8_t *data = slurp(argv[i], &n);

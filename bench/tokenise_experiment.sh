@@ -21,7 +21,7 @@ PY=/usr/bin/python3
 mkdir -p "$D"
 make -j2 B="$B" "$B/liblmic.a" "$B/tools/audio_io.o"
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Iinclude -Itools bench/dump_residuals.c \
-    "$B/tools/audio_io.o" "$B/liblmic.a" $(pkg-config --libs sndfile) -lm -fopenmp -o "$B/dump_residuals"
+    "$B/tools/audio_io.o" "$B/liblmic.a" $(pkg-config --libs sndfile) -lz -lm -fopenmp -o "$B/dump_residuals"
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Iinclude bench/tokenise_train.c \
     "$B/liblmic.a" -lz -lm -fopenmp -o "$B/tokenise_train"
 "$B/dump_residuals" "$D/train" 0 /tmp/corpus/train/speech16k/*.wav

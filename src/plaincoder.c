@@ -24,6 +24,13 @@
 // Averaging a second table on a slow sum (1/32) gained 0.07-0.10 points in
 // every category, a third on a fast sum (1/4) 0.01-0.12 more (1/16 or 1/64
 // for the slow one, or the fast one at half weight: a little worse).
+// Coding n instead as binary decisions (n > k?) with a PAQ-style logistic
+// mixer of seven adaptive contexts (each sum's half-octave, two pairs of
+// them, the previous n, the last sample's size) plus these averaged tables,
+// and an APM after it, did not pay: on 59 dev speech16k files (982k
+// residuals of bench/dump_residuals.c, simulated offline) n cost 2.611
+// bits/sample here and 2.611-2.627 there, whatever the mixer's rate; a
+// 1-second chunk is too short for more contexts to learn.
 #include "lmic.h"
 #include "wrap.h"
 #include "plainmodel.h"
