@@ -18,15 +18,14 @@ LIST=${LIST:-bench/dev-subset.txt}
 tmp=$(mktemp -d /tmp/lmic-subset.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export B DEV tmp
-opts=$(printf '%q ' "$@")
+opts=
+[ $# -gt 0 ] && opts=$(printf '%q ' "$@")  # quoted for the eval below (none: no argument)
 export opts
+. "$(dirname "$0")/roundtrip.sh"
 # one REL: prints "category bytes", or fails if the round trip does.
 one() {
-  local f=$DEV/$1 o
-  o=$tmp/$(basename "$1").$BASHPID
-  eval "\"$B/lmic\" compress -q -f --threads 1 $opts -o \"$o.lmic\" \"$f\""
-  "$B/lmic" decompress -q -f --threads 1 -o "$o.wav" "$o.lmic"
-  cmp -s "$f" "$o.wav" || { echo "dev_subset: $f does not round-trip" >&2; return 1; }
+  local o=$tmp/$(basename "$1").$BASHPID
+  eval "roundtrip \"$B/lmic\" \"$DEV/$1\" \"$o\" $opts" || return 1
   echo "${1%%/*} $(stat -c %s "$o.lmic")"
   rm -f "$o.lmic" "$o.wav"
 }

@@ -18,14 +18,12 @@ OUT=${OUT:-bench/results/whole_category.csv}
 tmp=$(mktemp -d /tmp/lmic-whole.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+. "$(dirname "$0")/roundtrip.sh"
 # one FILE: prints "lmic_bytes pcm_bytes", or fails if the round trip does.
 one() {
-  local f=$1 o
-  o=$tmp/$(basename "$f").$BASHPID
+  local o=$tmp/$(basename "$1").$BASHPID opts
   read -r -a opts <<< "${OPTS:-}"
-  "$LMIC" compress -q -f --threads 1 "${opts[@]}" -o "$o.lmic" "$f"
-  "$LMIC" decompress -q -f --threads 1 -o "$o.wav" "$o.lmic"
-  cmp -s "$f" "$o.wav" || { echo "whole_category: $f does not round-trip" >&2; return 1; }
+  roundtrip "$LMIC" "$1" "$o" "${opts[@]}" || return 1
   echo "$(stat -c %s "$o.lmic") $("$LMIC" info "$o.lmic" | awk '/^audio:/ {
     for (i = 1; i <= NF; i++) { if ($i ~ /channel/) c = $(i - 1); if ($i ~ /-bit/) b = $i + 0; if ($i == "frames") f = $(i - 1) }
     print f * c * b / 8 }')"
