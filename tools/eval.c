@@ -291,20 +291,21 @@ static void print_json_(FILE *out, const eval_opts *e, const result *rs, int nr,
 }
 
 int eval_run(loader *L, const eval_opts *e, FILE *out, char *err, size_t errlen) {
-    // Resolve every codec name before reading any data.
-    const lmic_codec *codecs[16];  // NULL: the language model ("lm") or lmic's codec ("lmic")
-    int audio[16] = {0};           // 1: "lmic"
+    // Resolve every row's name before reading any data: a classical codec,
+    // the language model ("lm") or lmic's audio codec ("lmic").
+    struct { const lmic_codec *codec; int lmic; } rows[16];  // codec NULL, lmic 0: "lm"
     int nc = 0;
     char names[256];
     snprintf(names, sizeof names, "%s", e->compressors);
     for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         const lmic_codec *c = lmic_codec_find(tok);
-        if (!c && !strcmp(tok, "lm") && !e->model) return efail_(err, errlen, "compressor 'lm' needs --model MODEL");
-        if (!c && strcmp(tok, "lm") && (strcmp(tok, "lmic") || !e->codec_model))
+        int lm = !c && !strcmp(tok, "lm"), lmic = !c && !strcmp(tok, "lmic") && e->codec_model;
+        if (lm && !e->model) return efail_(err, errlen, "compressor 'lm' needs --model MODEL");
+        if (!c && !lm && !lmic)
             return efail_(err, errlen, "unknown compressor '%s' (known: gzip, lzma2, lzma2-9e, png, flac, lm, lmic)", tok);
         if (nc == 16) return efail_(err, errlen, "too many compressors");
-        audio[nc] = !c && !strcmp(tok, "lmic");
-        codecs[nc++] = c;
+        rows[nc].codec = c;
+        rows[nc++].lmic = lmic;
     }
     if (nc == 0) return efail_(err, errlen, "no compressor given");
 
@@ -330,9 +331,9 @@ int eval_run(loader *L, const eval_opts *e, FILE *out, char *err, size_t errlen)
     if (r < 0) { efail_(err, errlen, "%s", loader_error(L)); goto done; }
     if (nch == 0) { efail_(err, errlen, "no data: not one whole chunk (try --keep-partial or a smaller --chunk-size)"); goto done; }
     for (int i = 0; i < nc; i++)
-        if (codecs[i] ? run_codec_(codecs[i], &all, ch, nch, e->progress, &rs[i], err, errlen)
-            : audio[i] ? run_audio_(e, &all, ch, nch, &rs[i], err, errlen)
-                       : run_lm_(e, &all, ch, nch, &rs[i], err, errlen)) goto done;
+        if (rows[i].codec ? run_codec_(rows[i].codec, &all, ch, nch, e->progress, &rs[i], err, errlen)
+            : rows[i].lmic ? run_audio_(e, &all, ch, nch, &rs[i], err, errlen)
+                           : run_lm_(e, &all, ch, nch, &rs[i], err, errlen)) goto done;
     if (e->json) print_json_(out, e, rs, nc, nch, all.size);
     else print_table_(out, e, rs, nc, nch, all.size);
     rc = 0;
