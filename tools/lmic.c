@@ -34,7 +34,7 @@ static const char *usage_ =
     "  info        FILE.lmic...: the header, chunks and sizes\n"
     "           [-o OUT] [-c] [-f] [--threads N] [--model M] [--depth native|8]\n"
     "           [--layout interleave|planar] [--stereo ms|lr] [-v] [-q]  (- = stdin/stdout)\n"
-    "           compress: [--predict none|fast|normal|high] (normal) [--chunk FRAMES] (65536)\n"
+    "           compress: [--predict none|fast|normal|high] (normal) [--chunk FRAMES] (262144)\n"
     "           [--coder auto|mix|lm|plain] (mix: the model mixed with the plain coder's\n"
     "           adaptive model; auto: per chunk, the shorter of mix and plain; plain never\n"
     "           runs the model) [--adapt[=STEPS[,LR_SHIFT]]] (the model learns as it\n"
