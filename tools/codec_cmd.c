@@ -23,10 +23,6 @@
 // Chunks per library call (the progress bar's step): a full decoder batch
 // for every thread.
 #define GROUP ((uint64_t)LMIC_LM_BATCH * (uint64_t)o->threads)
-#define DEFAULT_CHUNK 262144  // frames per chunk: each chunk restarts the adaptive stages (README,
-                              // "Choices measured on dev": longer chunks code smaller, shorter ones
-                              // let more threads share a file)
-#define DEFAULT_WINDOW 256    // tokens the model reads at a time (at most)
 
 // The model file built into the binary (generated from models/default.lmm).
 extern const unsigned char lmic_default_model_data[];
@@ -131,7 +127,7 @@ static void parse_codec_(int argc, char **argv, codec_opts *o) {
 // --- models
 
 size_t model_window(int ctx, size_t want, size_t fb) {
-    size_t w = want ? want : (ctx < DEFAULT_WINDOW ? (size_t)ctx : DEFAULT_WINDOW);
+    size_t w = want ? want : (ctx < CODEC_DEFAULT_WINDOW ? (size_t)ctx : CODEC_DEFAULT_WINDOW);
     return w < fb ? fb : w / fb * fb;
 }
 
@@ -251,7 +247,7 @@ static void compress_one_(const codec_opts *o, const char *in) {
              ovl, win, ctx);
     fi.window = (uint32_t)win;
     fi.overlap = (uint32_t)ovl;
-    fi.frames_per_chunk = (uint32_t)(o->chunk ? o->chunk : DEFAULT_CHUNK);
+    fi.frames_per_chunk = (uint32_t)(o->chunk ? o->chunk : CODEC_DEFAULT_CHUNK);
     if ((uint64_t)fi.frames_per_chunk * fb > (1u << 30))
         die_("--chunk %u: chunks of %llu bytes are too large", fi.frames_per_chunk,
              (unsigned long long)fi.frames_per_chunk * fb);

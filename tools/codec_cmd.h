@@ -15,6 +15,12 @@ int cmd_info(int argc, char **argv);
 // or exits with one line. *name receives its description.
 const lmic_model *default_model(const char **name);
 
+// compress's defaults (lmic.c's usage text prints them).
+#define CODEC_DEFAULT_CHUNK 262144  // frames per chunk: each chunk restarts the adaptive stages
+                                    // (README, "Choices measured on dev": longer chunks code
+                                    // smaller, shorter ones let more threads share a file)
+#define CODEC_DEFAULT_WINDOW 256    // tokens the model reads at a time (at most)
+
 // The tokens the model reads at a time for frames of fb bytes (fb <= ctx):
 // `want` (0: the default, 256 or the context if smaller), cut to whole frames
 // but at least one.

@@ -19,6 +19,10 @@
 #include "score.h"
 #include "train_cmd.h"
 
+// A macro's value as a string literal (the usage text prints defaults).
+#define STR2_(x) #x
+#define STR_(x) STR2_(x)
+
 #define DEFAULT_DATA DATA_LIBRISPEECH
 #define DEFAULT_PATH "samples/speech16k"
 #define DEFAULT_COMPRESSORS "gzip,lzma2,png,flac"
@@ -34,12 +38,12 @@ static const char *usage_ =
     "  info        FILE.lmic...: the header, chunks and sizes\n"
     "           [-o OUT] [-c] [-f] [--threads N] [--model M] [--depth native|8]\n"
     "           [--layout interleave|planar] [--stereo ms|lr] [-v] [-q]  (- = stdin/stdout)\n"
-    "           compress: [--predict none|fast|normal|high] (normal) [--chunk FRAMES] (262144)\n"
+    "           compress: [--predict none|fast|normal|high] (normal) [--chunk FRAMES] (" STR_(CODEC_DEFAULT_CHUNK) ")\n"
     "           [--coder auto|mix|lm|plain] (mix: the model mixed with the plain coder's\n"
     "           adaptive model; auto: per chunk, the shorter of mix and plain; plain never\n"
     "           runs the model) [--adapt[=STEPS[,LR_SHIFT]]] (the model learns as it\n"
     "           codes: STEPS (1) Adam steps at lr 2^-LR_SHIFT (12) after each segment; slow)\n"
-    "           [--window TOKENS] (256, at most the model's context) [--overlap TOKENS] (0);\n"
+    "           [--window TOKENS] (" STR_(CODEC_DEFAULT_WINDOW) ", at most the model's context) [--overlap TOKENS] (0);\n"
     "           stereo is coded as mid/side unless --stereo lr\n"
     "  eval     compress data with classical codecs, the paper's Table 1\n"
     "           [--compressor gzip,lzma2,lzma2-9e,png,flac,lm,lmic] [--json] [--no-progress]\n"
