@@ -1,8 +1,8 @@
 // dump_residuals.c -- residuals and predictions of WAV files, as the
 // compressor's front end makes them, for bench/tokenise_experiment.py.
 //
-// Each file is cut into chunks of 65536 frames (DEFAULT_CHUNK in
-// tools/codec_cmd.c); per chunk lmic_pred_choose at effort normal, then
+// Each file is cut into chunks of CODEC_DEFAULT_CHUNK frames (tools/codec_cmd.h,
+// as `lmic compress` cuts them); per chunk lmic_pred_choose at effort normal, then
 // lmic_pred_apply (as lmic_audio_compress does). Only 16-bit mono files are
 // used (others are skipped with a note on stderr). Writes
 //   PREFIX.res.i16    residual r[t] (int16, little-endian)
@@ -20,9 +20,10 @@
 #include <string.h>
 
 #include "audio_io.h"
+#include "codec_cmd.h"
 #include "lmic.h"
 
-#define CHUNK 65536
+#define CHUNK CODEC_DEFAULT_CHUNK
 
 static uint8_t *slurp(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
