@@ -18,7 +18,13 @@ prints bits per sample of:
 
 and then the first two again for the residuals of an oracle predictor: a
 32-tap least-squares predictor fitted on each 1024-sample block of the
-samples themselves (coefficients free; a decoder would need them sent).
+samples themselves (coefficients free; a decoder would need them sent);
+and, for lmic's residuals, the Laplace-causal cost after an oracle
+second-order (Volterra) correction: per chunk, weighted least squares (rows
+over the residuals' running rms) of r[t] on the last 4 samples, the
+prediction, and every product of two of the last 4 samples or of the last
+4 residuals (each over its running rms), with the linear terms alone beside
+it, to see whether simple nonlinear structure is left.
 
 None of these is a true lower bound, but they say which side the bits are
 on: if an oracle scale saves little, the coder is not where they are lost;
@@ -97,6 +103,33 @@ def oracle_lpc(r, p, ch, order=32, block=1024):
     return out
 
 
+def rms(v, w=32):
+    """Root mean square of the w values before each (1 where there are none)."""
+    return np.sqrt(np.convolve(v * v, np.r_[0.0, np.ones(w)] / w, "full")[:len(v)] + 1.0)
+
+
+def oracle_volterra(r, p, ch, taps=4):
+    """lmic's residuals after an oracle per-chunk correction: linear, then quadratic."""
+    x = r + p
+    lin, quad = r.copy(), r.copy()
+    for a0, b0 in zip(ch[:-1], ch[1:]):
+        xs, rs, ps = x[a0:b0], r[a0:b0], p[a0:b0]
+        if len(xs) < 2000:
+            continue  # too short to fit 26 weights: keep lmic's residuals
+        t = np.arange(2 * taps, len(xs))
+        sx, sr = rms(xs)[t], rms(rs)[t]
+        first = [xs[t - i] for i in range(1, taps + 1)] + [ps[t]]
+        second = [ps[t] * np.abs(ps[t]) / sx]
+        for i in range(1, taps + 1):
+            for j in range(i, taps + 1):
+                second += [xs[t - i] * xs[t - j] / sx, rs[t - i] * rs[t - j] / sr]
+        for out, cols in ((lin, first), (quad, first + second)):
+            A = np.stack(cols, 1)
+            coef = np.linalg.lstsq(A / sr[:, None], rs[t] / sr, rcond=None)[0]
+            out[a0 + t] = rs[t] - np.round(A @ coef)
+    return lin, quad
+
+
 def main():
     prefix = sys.argv[1] if len(sys.argv) > 1 else "/tmp/rb"
     r = np.fromfile(prefix + ".res.i16", dtype="<i2").astype(float)
@@ -108,6 +141,9 @@ def main():
     o = oracle_lpc(r, p, ch)
     print("oracle LPC (32 taps fitted per 1024-sample block on itself): laplace-causal %.4f  laplace-oracle %.4f"
           % (per_chunk(o, ch, True, 16), per_chunk(o, ch, False, 8)))
+    lin, quad = oracle_volterra(r, p, ch)
+    print("oracle correction of lmic's residuals, laplace-causal: linear %.4f  linear + quadratic %.4f"
+          % (per_chunk(lin, ch, True, 16), per_chunk(quad, ch, True, 16)))
 
 
 if __name__ == "__main__":
