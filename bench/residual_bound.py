@@ -40,16 +40,15 @@ import sys
 import numpy as np
 
 
-def chunks(prefix):
-    return np.fromfile(prefix + ".chunks.i64", dtype="<i8")
+def past_mean(v, w):
+    """Mean of the w values before each (the missing ones count as 0)."""
+    return np.convolve(v, np.r_[0.0, np.ones(w)], "full")[:len(v)] / w
 
 
 def scale(a, causal, w):
     """Mean |r| of the w residuals before each (causal) or the w on each side."""
     if causal:
-        k = np.zeros(2 * w + 1)
-        k[w + 1:] = 1.0  # np.convolve flips the kernel: these are the past
-        return np.convolve(a, k, "same") / w
+        return past_mean(a, w)
     k = np.ones(2 * w + 1)
     k[w] = 0.0
     return np.convolve(a, k, "same") / (2 * w)
@@ -87,8 +86,7 @@ def classes_oracle(r, ch):
     return h + np.maximum(n - 1, 0).mean() + (a > 0).mean()
 
 
-def oracle_lpc(r, p, ch, order=32, block=1024):
-    x = r + p  # the samples (16-bit mono: no wrap in practice)
+def oracle_lpc(r, x, ch, order=32, block=1024):
     out = r.copy()
     for a0, b0 in zip(ch[:-1], ch[1:]):
         s = x[a0:b0]
@@ -105,12 +103,11 @@ def oracle_lpc(r, p, ch, order=32, block=1024):
 
 def rms(v, w=32):
     """Root mean square of the w values before each (1 where there are none)."""
-    return np.sqrt(np.convolve(v * v, np.r_[0.0, np.ones(w)] / w, "full")[:len(v)] + 1.0)
+    return np.sqrt(past_mean(v * v, w) + 1.0)
 
 
-def oracle_volterra(r, p, ch, taps=4):
+def oracle_volterra(r, p, x, ch, taps=4):
     """lmic's residuals after an oracle per-chunk correction: linear, then quadratic."""
-    x = r + p
     lin, quad = r.copy(), r.copy()
     for a0, b0 in zip(ch[:-1], ch[1:]):
         xs, rs, ps = x[a0:b0], r[a0:b0], p[a0:b0]
@@ -134,14 +131,15 @@ def main():
     prefix = sys.argv[1] if len(sys.argv) > 1 else "/tmp/rb"
     r = np.fromfile(prefix + ".res.i16", dtype="<i2").astype(float)
     p = np.fromfile(prefix + ".pred.i16", dtype="<i2").astype(float)
-    ch = chunks(prefix)
+    x = r + p  # the samples (16-bit mono: no wrap in practice)
+    ch = np.fromfile(prefix + ".chunks.i64", dtype="<i8")
     print("%s: %d samples in %d chunks" % (prefix, len(r), len(ch) - 1))
     print("lmic's residuals: laplace-causal %.4f  laplace-oracle %.4f  classes-oracle %.4f bits/sample"
           % (per_chunk(r, ch, True, 16), per_chunk(r, ch, False, 8), classes_oracle(r, ch)))
-    o = oracle_lpc(r, p, ch)
+    o = oracle_lpc(r, x, ch)
     print("oracle LPC (32 taps fitted per 1024-sample block on itself): laplace-causal %.4f  laplace-oracle %.4f"
           % (per_chunk(o, ch, True, 16), per_chunk(o, ch, False, 8)))
-    lin, quad = oracle_volterra(r, p, ch)
+    lin, quad = oracle_volterra(r, p, x, ch)
     print("oracle correction of lmic's residuals, laplace-causal: linear %.4f  linear + quadratic %.4f"
           % (per_chunk(lin, ch, True, 16), per_chunk(quad, ch, True, 16)))
 
