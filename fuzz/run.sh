@@ -24,9 +24,10 @@ for t in "$@"; do
   fi
   log=$B/fuzz/$t.log
   # -rss_limit_mb bounds memory (a hostile length must not make us allocate
-  # gigabytes); -timeout catches hangs; one process, so seeds are reproducible
-  # with the printed seed.
-  nice -n 10 "$B/fuzz/$t" -max_total_time="$SECS" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
+  # gigabytes); -timeout catches hangs (fuzz_audio's two reads may each
+  # take audio_io's 5 s limit on libsndfile); one process, so seeds are
+  # reproducible with the printed seed.
+  nice -n 10 "$B/fuzz/$t" -max_total_time="$SECS" -timeout=30 -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$B/fuzz/crashes/$t-" "${dirs[@]}" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
@@ -34,7 +35,11 @@ for t in "$@"; do
   res=ok
   if [ $rc -ne 0 ]; then
     res="FAILED (exit $rc, see $log)"; fail=1
-    grep -E 'ERROR|SUMMARY|FUZZ_CHECK|Test unit written' "$log" | head -n 5
+    grep -E 'INFO: Seed|ERROR|SUMMARY|FUZZ_CHECK|Test unit written' "$log" | head -n 6
+    # CI keeps no files: print a small finding itself, to rebuild with base64 -d.
+    for f in "$B/fuzz/crashes/$t-"*; do
+      [ -f "$f" ] && [ "$(wc -c <"$f")" -le 4096 ] && { echo "$(basename "$f") (base64):"; base64 -w 0 "$f"; echo; }
+    done
   fi
   printf '%-16s %8s %12s %10s %s\n' "$t" "$SECS" "${execs:-?}" "${rate:-?}" "$res"
 done

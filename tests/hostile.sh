@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # tests/hostile.sh B -- hostile input: WAV, AIFF and FLAC headers that lie
 # (sizes beyond the file, 4 GB claims, absurd channel counts and rates,
-# zero frames) and model files that claim huge dimensions. Each must end
-# either in one clear line on stderr and exit 1 with no output file, or
-# (where the input is merely odd: zero frames, a wrong RIFF size) in a
-# byte-identical round trip, or (where libsndfile reads the frames a file
-# really holds, whatever its header claims) in a clean compress and test. Runs under `ulimit -v` (1.5 GB), so memory that
-# follows a header's claims instead of the data fails the test (not under
-# ASan, which reserves terabytes of address space).
+# zero frames), a chunk that sends libsndfile's parser spinning, and model
+# files that claim huge dimensions. Each must end either in one clear line
+# on stderr and exit 1 with no output file, or (where the input is merely
+# odd: zero frames, a wrong RIFF size) in a byte-identical round trip, or
+# (where libsndfile reads the frames a file really holds, whatever its
+# header claims) in a clean compress and test. Runs under `ulimit -v`
+# (1.5 GB), so memory that follows a header's claims instead of the data
+# fails the test (not under ASan, which reserves terabytes of address space).
 # Last line: "hostile: N passed, M failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -54,6 +55,12 @@ comm = struct.pack('>hIh', 8, 0x7FFFFFFF, 16) + b'\x40\x0b\xfa\x00\x00\x00\x00\x
 ssnd = struct.pack('>II', 0, 0) + bytes(16)
 body = b'AIFF' + b'COMM' + struct.pack('>I', len(comm)) + comm + b'SSND' + struct.pack('>I', 0x7FFFFFF0) + ssnd
 open(f'{d}/aiff-2g-frames.aiff', 'wb').write(b'FORM' + struct.pack('>I', len(body)) + body)
+# RF64 (libsndfile's to parse, not lmic's) around the LIST chunk of the WAV
+# that fuzz_audio found (tests/fuzz/fuzz_audio/): libsndfile 1.2's sf_open
+# spins on it for minutes without reading on.
+w = open('tests/fuzz/fuzz_audio/wav-list-chunk-claims-4g-libsndfile-hang', 'rb').read()
+ds64 = b'ds64' + struct.pack('<IQQQI', 28, len(w) + 28, 8, 2, 0)
+open(f'{d}/rf64-list-spins.wav', 'wb').write(b'RF64' + struct.pack('<I', 0xFFFFFFFF) + b'WAVE' + ds64 + w[12:])
 # Model files: a valid header's dimensions made huge (file a few bytes long).
 def model(name, cfg, nparams=0, size=200):
     h = b'LMICMODL' + struct.pack('<II', 1, 0) + struct.pack('<7i', *cfg) + struct.pack('<Q', nparams) + bytes(16)
@@ -115,6 +122,11 @@ roundtrip "wav zero-frames" "$T/zero-frames.wav"
 roundtrip "wav riff-size-lies" "$T/riff-size-lies.wav"
 roundtrip "wav riff-size-small" "$T/riff-size-small.wav"
 accepted "aiff 2^31 frames claimed, 1 held" "$T/aiff-2g-frames.aiff"
+start=$SECONDS
+expect_error "rf64 that sends libsndfile spinning" 1 "did not finish reading it within 5 s of CPU time" -- \
+  "$LMIC" compress -q --threads 1 --model "$M" "$T/rf64-list-spins.wav" -o "$T/out.lmic"
+[ -e "$T/out.lmic" ] && { bad "rf64 spinning: output left"; rm -f "$T/out.lmic"; }
+[ $((SECONDS - start)) -le 30 ] || bad "rf64 spinning: took $((SECONDS - start)) s"
 compress_error "flac 2^36 samples claimed" "$T/flac-2e36.flac"
 compress_error "flac 2^28 samples claimed" "$T/flac-2e28.flac"
 for n in model-c4096-l64-ctx65536 model-params-2e63 model-negative model-ctx-2g model-truncated; do

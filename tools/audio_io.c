@@ -1,11 +1,17 @@
 // audio_io.c -- audio files <-> samples for the codec commands (audio_io.h).
 #include "audio_io.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <sndfile.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "lmic.h"
 
@@ -170,20 +176,58 @@ static int canonical_wav_(audio_in *a, char *err, size_t errlen, const char *nam
     return 0;
 }
 
-static int read_sndfile_(const uint8_t *d, size_t n, const char *name, int depth8, audio_in *a,
-                         char *err, size_t errlen) {
+// libsndfile's header parsers can spin on a hostile file without reading any
+// further (a 137-byte WAV whose LIST chunk claims 4 GB keeps sf_open busy for
+// minutes, and fuzz_audio keeps finding more), so libsndfile runs in a forked
+// child with a CPU-time limit and sends what it decodes through a pipe: a
+// file it cannot finish within the limit is refused, never a hang. The limit
+// is 5 s plus 10 s per MB of input: decoding, even of Opus, runs far faster.
+// The child sends a head, then blocks of (frames, samples), a block of 0
+// frames, and a tail; it never returns to the caller.
+
+enum { SND_BLOCK = 1 << 16, SND_ERR = 400 };
+typedef struct {
+    int32_t ok, rate, channels, bits, src_bits, is_float;
+    int64_t frames;
+    char err[SND_ERR];
+} snd_head;  // the head (ok: the audio follows) and the tail (ok: all of it came)
+
+static int put_(int fd, const void *p, size_t n) {
+    const char *c = p;
+    while (n) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+static int get_(int fd, void *p, size_t n) {
+    char *c = p;
+    while (n) {
+        ssize_t k = read(fd, c, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+// The child: decode d with libsndfile, send everything to fd.
+static void sndfile_child_(const uint8_t *d, size_t n, int depth8, int fd) {
     SF_VIRTUAL_IO vio = {vlen_, vseek_, vread_, vwrite_, vtell_};
     memfile mf = {d, (sf_count_t)n, 0};
     SF_INFO info;
     memset(&info, 0, sizeof info);
+    snd_head h;
+    memset(&h, 0, sizeof h);
     SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, &info, &mf);
-    if (!sf) return afail_(err, errlen, "%s: cannot read audio: %s", name, sf_strerror(NULL));
-    int rc = -1;
-    float *fbuf = NULL;
-    if (info.channels < 1 || info.channels > LMIC_PCM_MAX_CHANNELS || info.samplerate < 1 ||
-        info.frames < 0) {
-        afail_(err, errlen, "%s: unsupported audio (%d channels, %d Hz)", name, info.channels, info.samplerate);
-        goto done;
+    if (!sf) {
+        snprintf(h.err, SND_ERR, "cannot read audio: %s", sf_strerror(NULL));
+        put_(fd, &h, sizeof h);
+        return;
     }
     int sub = info.format & SF_FORMAT_SUBMASK;
     int bits = 16, is_float = 0, is_double = sub == SF_FORMAT_DOUBLE;
@@ -194,72 +238,143 @@ static int read_sndfile_(const uint8_t *d, size_t n, const char *name, int depth
     case SF_FORMAT_FLOAT: bits = 32; is_float = 1; break;
     default: break;  // companded, ADPCM, lossy: 16 bits
     }
-    if (is_double && !depth8) {
-        afail_(err, errlen, "%s: 64-bit float audio has no lossless 32-bit form (--depth 8 reduces it)", name);
-        goto done;
-    }
     // The header's frame count is a claim: check it against what a WAV can
-    // hold, then read in blocks, so that memory follows the audio that really
-    // decodes, not what a damaged or hostile header promises.
-    size_t C = (size_t)info.channels, F = (size_t)info.frames;
-    if ((uint64_t)info.frames > (0xFFFFFFFFull - 64) / C / (uint64_t)((depth8 ? 8 : bits) / 8)) {
-        afail_(err, errlen, "%s: too much audio for a WAV file (%lld frames of %d channels claimed)",
-               name, (long long)info.frames, info.channels);
-        goto done;
+    // hold; the parent's memory then follows the audio that really decodes.
+    if (info.channels < 1 || info.channels > LMIC_PCM_MAX_CHANNELS || info.samplerate < 1 || info.frames < 0)
+        snprintf(h.err, SND_ERR, "unsupported audio (%d channels, %d Hz)", info.channels, info.samplerate);
+    else if (is_double && !depth8)
+        snprintf(h.err, SND_ERR, "64-bit float audio has no lossless 32-bit form (--depth 8 reduces it)");
+    else if ((uint64_t)info.frames >
+             (0xFFFFFFFFull - 64) / (uint64_t)info.channels / (uint64_t)((depth8 ? 8 : bits) / 8))
+        snprintf(h.err, SND_ERR, "too much audio for a WAV file (%lld frames of %d channels claimed)",
+                 (long long)info.frames, info.channels);
+    else
+        h.ok = 1;
+    h.rate = info.samplerate;
+    h.channels = info.channels;
+    h.src_bits = is_double ? 64 : bits;
+    h.bits = depth8 ? 8 : bits;
+    h.is_float = depth8 ? 0 : is_float;
+    h.frames = info.frames;
+    if (put_(fd, &h, sizeof h) != 0 || !h.ok) { sf_close(sf); return; }
+    size_t C = (size_t)info.channels, F = (size_t)info.frames, got = 0;
+    int32_t *s = malloc(SND_BLOCK * C * sizeof *s);
+    float *f = malloc(SND_BLOCK * C * sizeof *f);
+    uint32_t k = 0;
+    snd_head t;
+    memset(&t, 0, sizeof t);
+    while (s && f && got < F) {
+        sf_count_t want = (sf_count_t)(F - got < SND_BLOCK ? F - got : SND_BLOCK);
+        sf_count_t r = (is_float || is_double) ? sf_readf_float(sf, f, want) : sf_readf_int(sf, s, want);
+        if (r <= 0) break;
+        for (size_t i = 0; i < (size_t)r * C; i++) {
+            if (is_float || is_double) {
+                uint32_t u;
+                memcpy(&u, &f[i], 4);
+                s[i] = depth8 ? float_to_8_(f[i]) : float_key_(u);
+            } else {
+                s[i] = shr_(s[i], 32 - (depth8 ? 8 : bits));
+            }
+        }
+        k = (uint32_t)r;
+        if (put_(fd, &k, 4) || put_(fd, s, (size_t)r * C * sizeof *s)) goto out;
+        got += (size_t)r;
+        if (r < want) break;
     }
-    size_t cap = 0, got_frames = 0;
+    if (!s || !f)
+        snprintf(t.err, SND_ERR, "out of memory");
+    else if (got != F || sf_error(sf) != SF_ERR_NO_ERROR)
+        snprintf(t.err, SND_ERR, "read error or truncated audio (%zu of %zu frames): %s", got, F, sf_strerror(sf));
+    else
+        t.ok = 1;
+    k = 0;
+    if (put_(fd, &k, 4) == 0) put_(fd, &t, sizeof t);
+out:
+    free(s);
+    free(f);
+    sf_close(sf);
+}
+
+// The parent: fork the child, take in its samples, and say how it ended.
+static int read_sndfile_(const uint8_t *d, size_t n, const char *name, int depth8, audio_in *a,
+                         char *err, size_t errlen) {
+    int p[2];
+    if (pipe(p) != 0) return afail_(err, errlen, "%s: cannot make a pipe: %s", name, strerror(errno));
+    unsigned limit = 5 + (unsigned)(n / 100000);
+    if (errlen) err[0] = 0;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return afail_(err, errlen, "%s: cannot fork: %s", name, strerror(errno));
+    }
+    if (pid == 0) {
+        close(p[0]);
+        struct rlimit cpu = {limit, limit + 1}, core = {0, 0};
+        setrlimit(RLIMIT_CORE, &core);
+        setrlimit(RLIMIT_CPU, &cpu);
+        sndfile_child_(d, n, depth8, p[1]);
+        _exit(0);
+    }
+    close(p[1]);
+    int rc = -1, fd = p[0];
+    snd_head h, t;
+    memset(&t, 0, sizeof t);
+    if (get_(fd, &h, sizeof h) != 0) goto reap;
+    h.err[SND_ERR - 1] = 0;
+    if (!h.ok) { afail_(err, errlen, "%s: %s", name, h.err); goto reap; }
+    size_t C = (size_t)h.channels, F = (size_t)h.frames, cap = 0, got = 0;
     for (;;) {
-        size_t want = F - got_frames < (1u << 16) ? F - got_frames : (1u << 16);
-        if (want == 0) break;
-        if (got_frames + want > cap) {
-            size_t ncap = cap ? 2 * cap : (1u << 16);
+        uint32_t k;
+        if (get_(fd, &k, 4) != 0) goto reap;
+        if (k == 0) break;
+        if (k > SND_BLOCK || k > F - got) {
+            afail_(err, errlen, "%s: libsndfile's reader broke its protocol", name);
+            goto reap;
+        }
+        if (got + k > cap) {
+            size_t ncap = cap ? 2 * cap : SND_BLOCK;
             if (ncap > F) ncap = F;
-            if (ncap < got_frames + want) ncap = got_frames + want;
             int32_t *ns = realloc(a->samples, (ncap * C + 1) * sizeof *ns);
-            if (ns) a->samples = ns;
-            float *nf = ns && (is_float || is_double) ? realloc(fbuf, (ncap * C + 1) * sizeof *nf) : NULL;
-            if (nf) fbuf = nf;
-            if (!ns || (!nf && (is_float || is_double))) { afail_(err, errlen, "%s: out of memory", name); goto done; }
+            if (!ns) { afail_(err, errlen, "%s: out of memory", name); goto reap; }
+            a->samples = ns;
             cap = ncap;
         }
-        sf_count_t k = (is_float || is_double)
-            ? sf_readf_float(sf, fbuf + got_frames * C, (sf_count_t)want)
-            : sf_readf_int(sf, a->samples + got_frames * C, (sf_count_t)want);
-        if (k > 0) got_frames += (size_t)k;
-        if (k < (sf_count_t)want) break;
+        if (get_(fd, a->samples + got * C, k * C * sizeof *a->samples) != 0) goto reap;
+        got += k;
     }
+    if (get_(fd, &t, sizeof t) != 0) goto reap;
+    t.err[SND_ERR - 1] = 0;
+    if (!t.ok) { afail_(err, errlen, "%s: %s", name, t.err); goto reap; }
     if (!a->samples && !(a->samples = malloc(sizeof *a->samples))) {
         afail_(err, errlen, "%s: out of memory", name);
-        goto done;
+        goto reap;
     }
-    sf_count_t got = (sf_count_t)got_frames;
-    if (is_float || is_double) {
-        for (size_t i = 0; i < got_frames * C; i++) {
-            uint32_t u;
-            memcpy(&u, &fbuf[i], 4);
-            a->samples[i] = depth8 ? float_to_8_(fbuf[i]) : float_key_(u);
-        }
-    } else {
-        for (size_t i = 0; i < got_frames * C; i++)
-            a->samples[i] = shr_(a->samples[i], 32 - (depth8 ? 8 : bits));
-    }
-    if (got != (sf_count_t)F || sf_error(sf) != SF_ERR_NO_ERROR) {
-        afail_(err, errlen, "%s: read error or truncated audio (%lld of %lld frames): %s", name,
-               (long long)got, (long long)F, sf_strerror(sf));
-        goto done;
-    }
-    a->rate = info.samplerate;
-    a->channels = info.channels;
-    a->src_bits = is_double ? 64 : bits;
-    a->bits = depth8 ? 8 : bits;
-    a->is_float = depth8 ? 0 : is_float;
+    a->rate = h.rate;
+    a->channels = h.channels;
+    a->src_bits = h.src_bits;
+    a->bits = h.bits;
+    a->is_float = h.is_float;
     a->frames = F;
     a->source = LMIC_SOURCE_CONVERTED;
-    rc = canonical_wav_(a, err, errlen, name);
-done:
-    free(fbuf);
-    sf_close(sf);
-    return rc;
+    rc = 0;
+reap:
+    close(fd);  // a child still writing gets SIGPIPE
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (rc == 0 && !clean) rc = -1;
+    if (rc != 0 && !err[0]) {  // the child stopped without saying why
+        if (WIFSIGNALED(st) && (WTERMSIG(st) == SIGXCPU || WTERMSIG(st) == SIGKILL))
+            afail_(err, errlen, "%s: libsndfile did not finish reading it within %u s of CPU time "
+                   "(a damaged or hostile file?)", name, limit);
+        else if (WIFSIGNALED(st))
+            afail_(err, errlen, "%s: libsndfile crashed reading it (signal %d)", name, WTERMSIG(st));
+        else
+            afail_(err, errlen, "%s: libsndfile crashed reading it (exit %d)", name,
+                   WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    }
+    return rc == 0 ? canonical_wav_(a, err, errlen, name) : -1;
 }
 
 int audio_read(const uint8_t *data, size_t n, const char *name, int depth8, audio_in *a,

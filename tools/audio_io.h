@@ -5,7 +5,9 @@
 // RIFF and fmt headers, LIST, bext and any other chunk, a pad byte, a
 // trailing partial frame) is kept verbatim and the file can be rebuilt
 // byte-identically. Everything else libsndfile reads (FLAC, AIFF, ...) is
-// decoded by libsndfile and given a canonical WAV header instead.
+// decoded by libsndfile, in a forked child with a CPU-time limit (a file
+// that sends its parser spinning is an error, not a hang), and given a
+// canonical WAV header instead.
 #ifndef LMIC_AUDIO_IO_H
 #define LMIC_AUDIO_IO_H
 
